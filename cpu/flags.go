@@ -1,0 +1,228 @@
+package cpu
+
+// Lazy arithmetic flags (QEMU's CC_OP scheme): ALU instructions record their
+// operands and result; CF/PF/AF/ZF/SF/OF are computed only when read.
+
+type ccOp uint8
+
+const (
+	ccNone  ccOp = iota // arithmetic flags live in c.flags
+	ccAdd               // a + b (+ carry)
+	ccSub               // a - b (- carry)
+	ccLogic             // res; CF=OF=AF=0
+	ccInc               // a + 1; CF kept in carry
+	ccDec               // a - 1; CF kept in carry
+)
+
+type lazyFlags struct {
+	op    ccOp
+	size  uint8  // operand size in bytes
+	carry uint64 // carry-in for ADC/SBB, saved CF for INC/DEC
+	a, b  uint64
+	res   uint64
+}
+
+var parityTable = func() (t [256]bool) {
+	for i := range t {
+		n := 0
+		for b := i; b != 0; b >>= 1 {
+			n += b & 1
+		}
+		t[i] = n%2 == 0
+	}
+	return
+}()
+
+func sizeMask(size uint8) uint64 {
+	switch size {
+	case 1:
+		return 0xFF
+	case 2:
+		return 0xFFFF
+	case 4:
+		return 0xFFFFFFFF
+	}
+	return ^uint64(0)
+}
+
+func signBit(size uint8) uint64 { return 1 << (uint(size)*8 - 1) }
+
+// arith computes the six arithmetic flags from the lazy state.
+func (l *lazyFlags) arith() uint64 {
+	m := sizeMask(l.size)
+	sb := signBit(l.size)
+	res := l.res & m
+	var f uint64
+	if res == 0 {
+		f |= FLAG_ZF
+	}
+	if res&sb != 0 {
+		f |= FLAG_SF
+	}
+	if parityTable[res&0xFF] {
+		f |= FLAG_PF
+	}
+	a, b := l.a&m, l.b&m
+	switch l.op {
+	case ccAdd:
+		if res < a || (l.carry != 0 && res == a) {
+			f |= FLAG_CF
+		}
+		if (a^res)&(b^res)&sb != 0 {
+			f |= FLAG_OF
+		}
+		f |= (a ^ b ^ res) & FLAG_AF
+	case ccSub:
+		if a < b || (l.carry != 0 && a == b) {
+			f |= FLAG_CF
+		}
+		if (a^b)&(a^res)&sb != 0 {
+			f |= FLAG_OF
+		}
+		f |= (a ^ b ^ res) & FLAG_AF
+	case ccInc:
+		f |= l.carry & FLAG_CF
+		if res == sb {
+			f |= FLAG_OF
+		}
+		f |= (a ^ 1 ^ res) & FLAG_AF
+	case ccDec:
+		f |= l.carry & FLAG_CF
+		if res == sb-1 {
+			f |= FLAG_OF
+		}
+		f |= (a ^ 1 ^ res) & FLAG_AF
+	}
+	return f
+}
+
+// getFlags materialises EFLAGS.
+func (c *CPU) getFlags() uint64 {
+	if c.cc.op == ccNone {
+		return c.flags
+	}
+	return c.flags&^flagsArith | c.cc.arith()
+}
+
+// syncFlags folds the lazy state into c.flags.
+func (c *CPU) syncFlags() {
+	if c.cc.op != ccNone {
+		c.flags = c.flags&^flagsArith | c.cc.arith()
+		c.cc.op = ccNone
+	}
+}
+
+// setFlagsRaw replaces all of EFLAGS (no privilege filtering).
+func (c *CPU) setFlagsRaw(v uint64) {
+	c.flags = v | 2
+	c.cc.op = ccNone
+}
+
+// setArith replaces only the arithmetic flags.
+func (c *CPU) setArith(f uint64) {
+	c.flags = c.flags&^flagsArith | f&flagsArith
+	c.cc.op = ccNone
+}
+
+func (c *CPU) cf() bool {
+	switch c.cc.op {
+	case ccNone:
+		return c.flags&FLAG_CF != 0
+	case ccLogic:
+		return false
+	case ccInc, ccDec:
+		return c.cc.carry&FLAG_CF != 0
+	case ccSub:
+		m := sizeMask(c.cc.size)
+		a, b := c.cc.a&m, c.cc.b&m
+		return a < b || (c.cc.carry != 0 && a == b)
+	}
+	return c.cc.arith()&FLAG_CF != 0
+}
+
+func (c *CPU) zf() bool {
+	if c.cc.op == ccNone {
+		return c.flags&FLAG_ZF != 0
+	}
+	return c.cc.res&sizeMask(c.cc.size) == 0
+}
+
+func (c *CPU) sf() bool {
+	if c.cc.op == ccNone {
+		return c.flags&FLAG_SF != 0
+	}
+	return c.cc.res&signBit(c.cc.size) != 0
+}
+
+func (c *CPU) of() bool {
+	switch c.cc.op {
+	case ccNone:
+		return c.flags&FLAG_OF != 0
+	case ccLogic:
+		return false
+	}
+	return c.cc.arith()&FLAG_OF != 0
+}
+
+func (c *CPU) pf() bool {
+	if c.cc.op == ccNone {
+		return c.flags&FLAG_PF != 0
+	}
+	return parityTable[c.cc.res&0xFF]
+}
+
+// cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc).
+func (c *CPU) cond(cc uint8) bool {
+	var r bool
+	switch cc >> 1 {
+	case 0: // O
+		r = c.of()
+	case 1: // B
+		r = c.cf()
+	case 2: // Z
+		r = c.zf()
+	case 3: // BE
+		r = c.cf() || c.zf()
+	case 4: // S
+		r = c.sf()
+	case 5: // P
+		r = c.pf()
+	case 6: // L
+		r = c.sf() != c.of()
+	case 7: // LE
+		r = c.zf() || c.sf() != c.of()
+	}
+	if cc&1 != 0 {
+		return !r
+	}
+	return r
+}
+
+func (c *CPU) setAdd(size uint8, a, b, res, carry uint64) {
+	c.cc = lazyFlags{op: ccAdd, size: size, a: a, b: b, res: res, carry: carry}
+}
+
+func (c *CPU) setSub(size uint8, a, b, res, carry uint64) {
+	c.cc = lazyFlags{op: ccSub, size: size, a: a, b: b, res: res, carry: carry}
+}
+
+func (c *CPU) setLogic(size uint8, res uint64) {
+	c.flags &^= FLAG_AF
+	c.cc = lazyFlags{op: ccLogic, size: size, res: res}
+}
+
+// setResultFlags sets ZF/SF/PF from res and the given CF/OF/AF bits.
+func (c *CPU) setResultFlags(size uint8, res uint64, other uint64) {
+	m := sizeMask(size)
+	f := other
+	if res&m == 0 {
+		f |= FLAG_ZF
+	}
+	if res&signBit(size) != 0 {
+		f |= FLAG_SF
+	}
+	if parityTable[res&0xFF] {
+		f |= FLAG_PF
+	}
+	c.setArith(f)
+}
