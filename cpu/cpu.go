@@ -307,6 +307,9 @@ type CPU struct {
 	// x87/SSE minimal state (see fpu.go)
 	fpu fpuState
 
+	// Trace, when set, is called before each TB runs (-d exec).
+	Trace func(c *CPU, t *tb.TB)
+
 	// debugging (debug.go)
 	dbg         debugState
 	bpActive    bool

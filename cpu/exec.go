@@ -239,6 +239,9 @@ func (c *CPU) runTB(t *tb.TB, limit int) {
 	c.curTB = t
 	t.ExecCount++
 	c.recordHistory(t)
+	if c.Trace != nil {
+		c.Trace(c, t)
+	}
 	ops := t.Ops[:limit]
 	for i := range ops {
 		c.curOp = i

@@ -212,7 +212,7 @@ func lower(inst *x86asm.Inst, kind int, eip uint64, mode int) (op tb.Op, ends bo
 		}
 	}
 	// operand size of the instruction = first explicit operand's size
-	if op.Args[0].Kind != okNone && op.Args[0].Kind != okImm && op.Args[0].Size <= 8 {
+	if op.Args[0].Kind != okNone && op.Args[0].Kind != okImm && op.Args[0].Kind != okSeg && op.Args[0].Size <= 8 {
 		switch x {
 		case x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD, x86asm.IN, x86asm.OUT, x86asm.LAR, x86asm.LSL,
 			x86asm.LCALL, x86asm.LJMP, x86asm.LGDT, x86asm.LIDT, x86asm.SGDT, x86asm.SIDT,
@@ -374,8 +374,9 @@ func (c *CPU) genTB(pc, physPC uint64, host []byte) *tb.TB {
 			c.mem.ReadDebug(memmap.PhysAddr(physPC&^0xFFF|off), buf[:nb])
 		}
 		inst, kind, ok, trunc := decode(buf[:nb], mode)
-		if trunc && avail < 15 {
-			// The instruction continues on the next page.
+		if !ok && avail < 15 {
+			// x86asm reports a truncated instruction as undecodable: the
+			// instruction may continue on the next page.
 			if n > 0 {
 				break
 			}
@@ -385,8 +386,10 @@ func (c *CPU) genTB(pc, physPC uint64, host []byte) *tb.TB {
 			} else {
 				c.mem.ReadDebug(memmap.PhysAddr(pa2), buf[nb:15])
 			}
-			t.Page2 = pa2 &^ 0xFFF
 			inst, kind, ok, trunc = decode(buf[:15], mode)
+			if ok && uint64(inst.Len) > avail {
+				t.Page2 = pa2 &^ 0xFFF
+			}
 		}
 		var op tb.Op
 		ends := false

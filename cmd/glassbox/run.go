@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"glassbox/guests"
+	"glassbox/loader"
+	"glassbox/machine"
+)
+
+// options are the parsed `glassbox run` flags.
+type options struct {
+	kernel, bios, appendS, initrd string
+	mem                           string
+	smp                           int
+	serial, debugcon              string
+	gdb                           string
+	gdbDefault, startPaused       bool
+	repl                          bool
+	script                        string
+	debugItems, debugFile         string
+	stats                         bool
+	reboot, noReboot              bool
+	demo                          bool
+}
+
+// Main runs the command with args and returns the process exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		args = append([]string{"run"}, args...)
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, "usage: glassbox [run] [flags]   (glassbox run -help lists the flags)")
+		return 0
+	}
+	fmt.Fprintf(stderr, "glassbox: unknown command %q (want run)\n", args[0])
+	return 2
+}
+
+func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "glassbox: %v\n", err)
+		return 2
+	}
+	status, err := run(o, stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "glassbox: %v\n", err)
+		return 2
+	}
+	return status
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("glassbox run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.kernel, "kernel", "", "multiboot ELF32 / a.out-kludge kernel, or ELF64 `FILE`")
+	fs.StringVar(&o.bios, "bios", "", "raw firmware ROM `FILE` (64 KiB..16 MiB, mapped to end at 4 GiB)")
+	fs.StringVar(&o.appendS, "append", "", "kernel command line")
+	fs.StringVar(&o.initrd, "initrd", "", "multiboot modules `FILE[ args],FILE2...`")
+	fs.StringVar(&o.mem, "m", "128", "RAM `SIZE` in MiB (suffixes M, G accepted)")
+	fs.IntVar(&o.smp, "smp", 1, "number of vCPUs")
+	fs.StringVar(&o.serial, "serial", "stdio", "COM1 backend: stdio, none or file:PATH")
+	fs.StringVar(&o.debugcon, "debugcon", "", "port 0xE9 output: file:PATH (default: the serial stream)")
+	fs.StringVar(&o.gdb, "gdb", "", "gdb stub: tcp:[HOST]:PORT or unix:PATH")
+	fs.BoolVar(&o.gdbDefault, "s", false, "shorthand for -gdb tcp::1234")
+	fs.BoolVar(&o.startPaused, "S", false, "start paused (wait for the debugger)")
+	fs.BoolVar(&o.repl, "repl", false, "interactive REPL")
+	fs.StringVar(&o.script, "script", "", "run REPL commands from `FILE`")
+	fs.StringVar(&o.debugItems, "d", "", "log `ITEMS` (comma separated)")
+	fs.StringVar(&o.debugFile, "D", "", "log to `FILE`")
+	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
+	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
+	fs.BoolVar(&o.noReboot, "no-reboot", false, "accepted for QEMU compatibility (stopping is the default)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if o.kernel != "" && o.bios != "" {
+		return nil, errorf("-kernel and -bios are mutually exclusive")
+	}
+	if o.kernel == "" && o.bios == "" {
+		o.demo = true
+	}
+	if o.kernel == "" && (o.appendS != "" || o.initrd != "") {
+		return nil, errorf("-append and -initrd need -kernel")
+	}
+	if o.reboot && o.noReboot {
+		return nil, errorf("-reboot and -no-reboot are mutually exclusive")
+	}
+	notYet := func(flagName, issue string) error {
+		return errorf("%s: not yet: %s is not implemented yet", flagName, issue)
+	}
+	switch {
+	case o.gdb != "" || o.gdbDefault:
+		return nil, notYet("-gdb/-s", "the gdb stub")
+	case o.startPaused:
+		return nil, notYet("-S", "starting paused (it needs the gdb stub or the REPL)")
+	case o.repl:
+		return nil, notYet("-repl", "the REPL")
+	case o.script != "":
+		return nil, notYet("-script", "the script runner")
+	case o.debugItems != "" || o.debugFile != "":
+		return nil, notYet("-d/-D", "logging")
+	}
+	return o, nil
+}
+
+// parseSize parses QEMU's -m: a number of MiB, or with a K/M/G suffix.
+func parseSize(s string) (uint64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	mult := uint64(1 << 20)
+	switch {
+	case strings.HasSuffix(t, "G"), strings.HasSuffix(t, "GB"), strings.HasSuffix(t, "GIB"):
+		mult = 1 << 30
+	case strings.HasSuffix(t, "K"), strings.HasSuffix(t, "KB"), strings.HasSuffix(t, "KIB"):
+		mult = 1 << 10
+	}
+	t = strings.TrimRight(t, "KMGIB")
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n == 0 {
+		return 0, errorf("-m %q: want a size like 128, 512M or 2G", s)
+	}
+	return n * mult, nil
+}
+
+func openOutput(spec string, stdout io.Writer, what string) (io.Writer, func(), error) {
+	switch {
+	case spec == "stdio":
+		return stdout, func() {}, nil
+	case spec == "none" || spec == "null":
+		return io.Discard, func() {}, nil
+	case strings.HasPrefix(spec, "file:"):
+		f, err := os.Create(strings.TrimPrefix(spec, "file:"))
+		if err != nil {
+			return nil, nil, errorf("%s %s: %v", what, spec, err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	return nil, nil, errorf("%s %q: want stdio, none or file:PATH", what, spec)
+}
+
+func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	ram, err := parseSize(o.mem)
+	if err != nil {
+		return 2, err
+	}
+	serial, closeSerial, err := openOutput(o.serial, stdout, "-serial")
+	if err != nil {
+		return 2, err
+	}
+	defer closeSerial()
+	var debugcon io.Writer
+	if o.debugcon != "" {
+		if !strings.HasPrefix(o.debugcon, "file:") {
+			return 2, errorf("-debugcon %q: want file:PATH", o.debugcon)
+		}
+		w, closeD, err := openOutput(o.debugcon, stdout, "-debugcon")
+		if err != nil {
+			return 2, err
+		}
+		defer closeD()
+		debugcon = w
+	}
+	m, err := machine.New(machine.Config{RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot})
+	if err != nil {
+		return 2, err
+	}
+	switch {
+	case o.demo:
+		if err := m.LoadBIOS(guests.DemoROM); err != nil {
+			return 2, fmt.Errorf("embedded demo: %v", err)
+		}
+	case o.bios != "":
+		rom, err := os.ReadFile(o.bios)
+		if err != nil {
+			return 2, errorf("-bios: %v", err)
+		}
+		if err := m.LoadBIOS(rom); err != nil {
+			return 2, errorf("-bios %s: %v", o.bios, err)
+		}
+	default:
+		file, err := os.ReadFile(o.kernel)
+		if err != nil {
+			return 2, errorf("-kernel: %v", err)
+		}
+		mods, err := readModules(o.initrd)
+		if err != nil {
+			return 2, err
+		}
+		if err := m.LoadKernel(file, o.kernel, loader.Options{Cmdline: o.appendS, Modules: mods}); err != nil {
+			return 2, errorf("-kernel %s: %v", o.kernel, err)
+		}
+	}
+	if err := m.Start(); err != nil {
+		return 2, err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	st := m.Run(ctx)
+	switch st.Kind {
+	case machine.StopDebugExit:
+		if o.demo && st.Status == 1 {
+			// The demo signals success by writing 0 to isa-debug-exit
+			// (QEMU status 1); as the default command it exits 0.
+			return 0, nil
+		}
+		return st.Status, nil
+	case machine.StopCanceled:
+		fmt.Fprintln(stderr, "glassbox: interrupted")
+		m.Report(stderr, st)
+		return 2, nil
+	default:
+		m.Report(stderr, st)
+		return st.Status, nil
+	}
+}
+
+// readModules reads -initrd "file args,file2 args".
+func readModules(spec string) ([]loader.Module, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	var mods []loader.Module
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, errorf("-initrd %q: empty module", spec)
+		}
+		name := part
+		if i := strings.IndexByte(part, ' '); i >= 0 {
+			name = part[:i]
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, errorf("-initrd: %v", err)
+		}
+		mods = append(mods, loader.Module{Name: name, Data: data, Cmdline: part})
+	}
+	return mods, nil
+}

@@ -1,0 +1,521 @@
+// Package machine is the PC board: it wires the physical address space,
+// the vCPUs, the TB cache, the basic PC devices and virtual time together,
+// and runs the vCPUs deterministically.
+//
+// # Goroutines
+//
+// Each vCPU runs in its own goroutine, labelled "CPU n/TCG" (pprof label
+// "glassbox.thread") so host stack dumps name it like QEMU's vCPU threads.
+// The vCPUs take turns holding the run baton in a fixed order with a
+// fixed instruction quantum (QEMU's round-robin TCG): only the baton
+// holder touches guest state, the TB cache, the TLBs and the devices.
+// The "main-loop" goroutine (the caller of Run) hands out the baton,
+// advances virtual time and polls device input between quanta.
+//
+// # Determinism
+//
+// Guest-visible time (PIT, RTC, TSC) derives from the retired instruction
+// count: one instruction advances the virtual clock by NSPerInsn
+// nanoseconds. When every vCPU is halted, the clock jumps to the next
+// timer deadline. The same image and inputs therefore give the same
+// instruction sequence, output and final state on every run.
+package machine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"glassbox/cpu"
+	"glassbox/devices"
+	"glassbox/loader"
+	"glassbox/memmap"
+	"glassbox/tb"
+	"glassbox/vclock"
+)
+
+// Config configures a machine. The zero value of each field has a
+// documented default.
+type Config struct {
+	RAM       uint64    // bytes of RAM (default 128 MiB)
+	CPUs      int       // vCPUs (default 1)
+	Serial    io.Writer // COM1 output (default: discarded)
+	DebugCon  io.Writer // port 0xE9 output (default: Serial)
+	RTCBase   time.Time // RTC time at power-on (default 2000-01-01 00:00:00 UTC)
+	Quantum   uint64    // instructions per vCPU turn (default 100000)
+	NSPerInsn int64     // virtual ns per retired instruction (default 1)
+	// Reboot makes a triple fault reset the machine (PC behaviour) instead
+	// of stopping the run.
+	Reboot bool
+	// Hooks observe CPU events (catchpoints); may be nil.
+	Hooks *cpu.Hooks
+}
+
+// High memory layout constants (QEMU pc machine).
+const (
+	// BelowHoleMax is the most RAM mapped below 4 GiB; the rest goes above.
+	BelowHoleMax = 0xE0000000
+)
+
+// Machine is one PC.
+type Machine struct {
+	cfg   Config
+	Mem   *memmap.Space
+	RAM   []byte // all guest RAM; [0,Low) at 0, the rest at 4 GiB
+	Low   uint64
+	TBs   *tb.Cache
+	CPUs  []*cpu.CPU
+	Clock *vclock.Clock
+
+	PIC       *devices.PIC
+	PIT       *devices.PIT
+	CMOS      *devices.CMOS
+	UART      *devices.UART
+	POST      *devices.POST
+	Port92    *devices.Port92
+	DebugExit *devices.DebugExit
+	DebugCon  *devices.DebugCon
+
+	Image *loader.Image
+
+	sealed   bool
+	stopReq  atomic.Bool
+	resetReq bool
+	exit     *Stop
+	mu       sync.Mutex // guards nothing on the hot path; serialises Run
+}
+
+// New builds a machine with RAM and devices but no guest image yet.
+func New(cfg Config) (*Machine, error) {
+	if cfg.RAM == 0 {
+		cfg.RAM = 128 << 20
+	}
+	if cfg.RAM < 2<<20 {
+		return nil, fmt.Errorf("-m %d MiB: at least 2 MiB of RAM is needed", cfg.RAM>>20)
+	}
+	if cfg.RAM > 64<<30 {
+		return nil, fmt.Errorf("-m %d MiB: at most 64 GiB of RAM is supported", cfg.RAM>>20)
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.CPUs < 1 || cfg.CPUs > 64 {
+		return nil, fmt.Errorf("-smp %d: must be between 1 and 64", cfg.CPUs)
+	}
+	if cfg.CPUs > 1 {
+		return nil, fmt.Errorf("-smp %d: not yet: SMP (APs, LAPIC) is not implemented yet; use -smp 1", cfg.CPUs)
+	}
+	if cfg.Serial == nil {
+		cfg.Serial = io.Discard
+	}
+	if cfg.DebugCon == nil {
+		cfg.DebugCon = cfg.Serial
+	}
+	if cfg.RTCBase.IsZero() {
+		cfg.RTCBase = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if cfg.Quantum == 0 {
+		cfg.Quantum = 100000
+	}
+	if cfg.NSPerInsn == 0 {
+		cfg.NSPerInsn = 1
+	}
+	m := &Machine{cfg: cfg}
+	m.RAM = make([]byte, cfg.RAM) // untouched pages cost no host memory
+	m.Low = cfg.RAM
+	if m.Low > BelowHoleMax {
+		m.Low = BelowHoleMax
+	}
+	limit := memmap.PhysAddr(1 << 32)
+	if high := cfg.RAM - m.Low; high > 0 {
+		limit = memmap.PhysAddr(1<<32 + high)
+	}
+	m.Mem = memmap.New(limit)
+	m.Mem.AddRAM("pc.ram", 0, m.RAM[:m.Low])
+	if cfg.RAM > m.Low {
+		m.Mem.AddRAM("pc.ram (above 4G)", 1<<32, m.RAM[m.Low:])
+	}
+	m.TBs = tb.NewCache()
+	m.Clock = vclock.New()
+
+	m.PIC = devices.NewPIC()
+	m.PIC.Register(m.Mem)
+	m.PIT = devices.NewPIT(m.Clock, m.PIC)
+	m.PIT.Register(m.Mem)
+	m.CMOS = devices.NewCMOS(m.Clock, m.PIC, cfg.RTCBase)
+	m.CMOS.SetMemory(m.Low, cfg.RAM-m.Low)
+	m.CMOS.SetCPUs(cfg.CPUs)
+	m.CMOS.Register(m.Mem)
+	m.UART = devices.NewUART("serial0", 0x3F8, 4, m.PIC, cfg.Serial)
+	m.UART.Register(m.Mem)
+	m.POST = devices.NewPOST()
+	m.POST.Register(m.Mem)
+	m.Port92 = devices.NewPort92(m.setA20, m.requestReset, true)
+	m.Port92.Register(m.Mem)
+	m.DebugExit = devices.NewDebugExit(0xF4, 4, m.debugExit)
+	m.DebugExit.Register(m.Mem)
+	m.DebugCon = devices.NewDebugCon(cfg.DebugCon)
+	m.DebugCon.Register(m.Mem)
+	return m, nil
+}
+
+// Config returns the machine's configuration.
+func (m *Machine) Config() Config { return m.cfg }
+
+// LoadBIOS maps a firmware ROM ending at 4 GiB (see loader.LoadBIOS).
+func (m *Machine) LoadBIOS(rom []byte) error {
+	if m.sealed {
+		return fmt.Errorf("machine already started")
+	}
+	im, err := loader.LoadBIOS(m.Mem, rom)
+	if err != nil {
+		return err
+	}
+	m.Image = im
+	return nil
+}
+
+// LoadKernel loads a multiboot or ELF64 kernel (see loader.LoadKernelOpts).
+func (m *Machine) LoadKernel(file []byte, name string, opt loader.Options) error {
+	if m.sealed {
+		return fmt.Errorf("machine already started")
+	}
+	opt.CPUs = m.cfg.CPUs
+	if opt.HighRAM == 0 {
+		opt.HighRAM = m.cfg.RAM - m.Low
+	}
+	im, err := loader.LoadKernelOpts(m.Mem, m.RAM[:m.Low], file, name, opt)
+	if err != nil {
+		return err
+	}
+	m.Image = im
+	return nil
+}
+
+// Start seals the memory map and creates the vCPUs in the image's entry
+// state. It must be called once, after loading.
+func (m *Machine) Start() error {
+	if m.sealed {
+		return fmt.Errorf("machine already started")
+	}
+	if m.Image == nil {
+		return fmt.Errorf("no guest image loaded")
+	}
+	m.Mem.Seal()
+	m.sealed = true
+	sh := &cpu.Shared{Mem: m.Mem, TBs: m.TBs, Hooks: m.cfg.Hooks}
+	for i := 0; i < m.cfg.CPUs; i++ {
+		c := cpu.New(cpu.Config{ID: i, Shared: sh, Intc: m.PIC})
+		sh.CPUs = append(sh.CPUs, c)
+	}
+	m.CPUs = sh.CPUs
+	m.applyEntry()
+	return nil
+}
+
+func (m *Machine) applyEntry() {
+	c := m.CPUs[0]
+	c.Reset()
+	ApplyEntry(c, &m.Image.Entry)
+}
+
+// ApplyEntry puts a CPU in a loader's entry state.
+func ApplyEntry(c *cpu.CPU, e *loader.EntryState) {
+	c.R[cpu.RAX], c.R[cpu.RBX], c.R[cpu.RCX], c.R[cpu.RDX] = e.RAX, e.RBX, e.RCX, e.RDX
+	c.R[cpu.RSI], c.R[cpu.RDI], c.R[cpu.RSP] = e.RSI, e.RDI, e.RSP
+	c.SetControl(e.CR0, e.CR3, e.CR4, e.EFER)
+	c.GDTR = cpu.DTable{Base: e.GDTBase, Limit: uint32(e.GDTLimit)}
+	c.IDTR = cpu.DTable{Base: e.IDTBase, Limit: uint32(e.IDTLimit)}
+	for i, s := range []loader.Seg{e.ES, e.CS, e.SS, e.DS, e.FS, e.GS} {
+		c.SetSegment(i, s.Selector, s.Base, s.Limit, s.Attr)
+	}
+	c.EIP = e.RIP
+	c.SetFlags(e.RFLAGS)
+	c.SetA20(true)
+}
+
+func (m *Machine) setA20(on bool) {
+	for _, c := range m.CPUs {
+		c.SetA20(on)
+	}
+}
+
+func (m *Machine) requestReset() {
+	m.resetReq = true
+	for _, c := range m.CPUs {
+		c.RequestExit()
+	}
+}
+
+func (m *Machine) debugExit(status int) {
+	if m.exit == nil {
+		m.exit = &Stop{Kind: StopDebugExit, Status: status}
+	}
+	for _, c := range m.CPUs {
+		c.RequestExit()
+	}
+}
+
+// StopKind says why a run ended.
+type StopKind int
+
+const (
+	StopDebugExit     StopKind = iota // the guest wrote to isa-debug-exit
+	StopShutdown                      // triple fault (and no -reboot)
+	StopHaltedForever                 // every vCPU halted, nothing can wake them
+	StopPaused                        // Pause was called
+	StopInternalError                 // the emulator failed (a bug)
+	StopCanceled                      // the context was canceled
+)
+
+var stopNames = [...]string{"debug-exit", "shutdown", "halted", "paused", "internal error", "canceled"}
+
+func (k StopKind) String() string { return stopNames[k] }
+
+// Stop describes the end of a run.
+type Stop struct {
+	Kind StopKind
+	// Status is the process exit status glassbox uses for this stop.
+	Status int
+	CPU    int
+	Err    error
+}
+
+// Pause asks Run to return StopPaused at the next quantum boundary. It may
+// be called from any goroutine.
+func (m *Machine) Pause() {
+	m.stopReq.Store(true)
+}
+
+// Run executes the guest until it exits, shuts down, halts forever, is
+// paused or ctx is canceled. It may be called again after a pause.
+func (m *Machine) Run(ctx context.Context) *Stop {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.sealed {
+		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine not started")}
+	}
+	workers := make([]*vcpuWorker, len(m.CPUs))
+	for i, c := range m.CPUs {
+		workers[i] = startWorker(c)
+	}
+	defer func() {
+		for _, w := range workers {
+			close(w.turn)
+			<-w.gone
+		}
+	}()
+	m.stopReq.Store(false)
+	for {
+		if m.exit != nil {
+			s := m.exit
+			m.exit = nil
+			return s
+		}
+		if m.stopReq.Load() {
+			m.stopReq.Store(false)
+			return &Stop{Kind: StopPaused}
+		}
+		if err := ctx.Err(); err != nil {
+			return &Stop{Kind: StopCanceled, Status: 2, Err: err}
+		}
+		allHalted := true
+		var ran uint64
+		for i, w := range workers {
+			before := m.CPUs[i].ICount
+			w.turn <- m.cfg.Quantum
+			ex := <-w.done
+			ran += m.CPUs[i].ICount - before
+			switch ex.Reason {
+			case cpu.ExitInternalError:
+				return &Stop{Kind: StopInternalError, Status: 2, CPU: i, Err: ex.Err}
+			case cpu.ExitShutdown:
+				if m.cfg.Reboot {
+					m.resetReq = true
+				} else {
+					return &Stop{Kind: StopShutdown, Status: 2, CPU: i}
+				}
+			case cpu.ExitHalt:
+			default:
+				allHalted = false
+			}
+			if m.exit != nil || m.resetReq {
+				break
+			}
+		}
+		m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+		m.UART.Poll()
+		if m.resetReq {
+			m.resetReq = false
+			m.reset()
+			continue
+		}
+		if allHalted && m.exit == nil {
+			if m.wakeable() {
+				if t, ok := m.Clock.NextDeadline(); ok {
+					m.Clock.AdvanceTo(t)
+				}
+				continue
+			}
+			return &Stop{Kind: StopHaltedForever, Status: 0}
+		}
+	}
+}
+
+// wakeable reports whether some halted vCPU can still be woken: it has
+// interrupts enabled and a timer is armed or an interrupt is pending.
+func (m *Machine) wakeable() bool {
+	for _, c := range m.CPUs {
+		if c.Flags()&cpu.FLAG_IF == 0 {
+			continue
+		}
+		if m.PIC.Pending() {
+			return true
+		}
+		if _, ok := m.Clock.NextDeadline(); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reset performs a PC reset (port 0x92 bit 0, triple fault with -reboot):
+// the vCPUs return to the image's entry state; RAM is kept.
+func (m *Machine) reset() {
+	m.TBs.Flush()
+	m.Port92.Reset()
+	m.applyEntry()
+}
+
+type vcpuWorker struct {
+	c    *cpu.CPU
+	turn chan uint64
+	done chan cpu.Exit
+	gone chan struct{}
+}
+
+// startWorker starts the goroutine of one vCPU, labelled "CPU n/TCG".
+func startWorker(c *cpu.CPU) *vcpuWorker {
+	w := &vcpuWorker{c: c, turn: make(chan uint64), done: make(chan cpu.Exit), gone: make(chan struct{})}
+	go func() {
+		name := fmt.Sprintf("CPU %d/TCG", c.ID)
+		pprof.Do(context.Background(), pprof.Labels("glassbox.thread", name), func(context.Context) {
+			defer close(w.gone)
+			for budget := range w.turn {
+				w.done <- c.Exec(budget)
+			}
+		})
+	}()
+	return w
+}
+
+// Report writes the state a person needs after a stop: registers, mode,
+// last POST code, the exception chain.
+func (m *Machine) Report(w io.Writer, s *Stop) {
+	switch s.Kind {
+	case StopShutdown:
+		fmt.Fprintf(w, "glassbox: guest shutdown: triple fault on CPU %d\n", s.CPU)
+	case StopHaltedForever:
+		fmt.Fprintf(w, "glassbox: every vCPU is halted and nothing can wake it (interrupts disabled or no event pending)\n")
+	case StopInternalError:
+		fmt.Fprintf(w, "glassbox: internal error (an emulator bug, please report): %v\n", s.Err)
+	case StopDebugExit:
+		fmt.Fprintf(w, "glassbox: guest exited via isa-debug-exit: status %d\n", s.Status)
+	}
+	if code, ok := m.POST.Last(); ok {
+		fmt.Fprintf(w, "last POST code: %#02x\n", code)
+	} else {
+		fmt.Fprintf(w, "last POST code: none\n")
+	}
+	for _, c := range m.CPUs {
+		WriteRegs(w, c)
+		if ch := c.ExcChain; len(ch) > 0 && s.Kind == StopShutdown {
+			fmt.Fprintf(w, "exception chain: %s\n", FormatChain(ch))
+		}
+	}
+}
+
+// FormatChain renders an exception chain like "#PF(0x2) cr2=0x1000 → #DF → triple fault".
+func FormatChain(ch []cpu.Exception) string {
+	s := ""
+	for i, e := range ch {
+		if i > 0 {
+			s += " -> "
+		}
+		if e.Vector < 0 {
+			s += "triple fault"
+			continue
+		}
+		n := cpu.VectorNames[e.Vector]
+		if n == "" {
+			n = fmt.Sprintf("vector %d", e.Vector)
+		}
+		s += n
+		if e.HasCode {
+			s += fmt.Sprintf("(%#x)", e.Code)
+		}
+		if e.Vector == cpu.VecPF {
+			s += fmt.Sprintf(" cr2=%#x", e.CR2)
+		}
+	}
+	return s
+}
+
+// WriteRegs prints a CPU's registers in the style of QEMU's `info registers`.
+func WriteRegs(w io.Writer, c *cpu.CPU) {
+	r := &c.R
+	fmt.Fprintf(w, "CPU#%d mode=%s halted=%v icount=%d\n", c.ID, c.Mode(), c.Halted, c.ICount)
+	if c.Mode() == cpu.ModeLong64 {
+		for i := 0; i < 16; i += 4 {
+			fmt.Fprintf(w, "%-3s=%016x %-3s=%016x %-3s=%016x %-3s=%016x\n",
+				cpu.RegNames64[i], r[i], cpu.RegNames64[i+1], r[i+1], cpu.RegNames64[i+2], r[i+2], cpu.RegNames64[i+3], r[i+3])
+		}
+		fmt.Fprintf(w, "RIP=%016x RFL=%08x [%s] CPL=%d\n", c.EIP, c.Flags(), FlagString(c.Flags()), c.CPL())
+	} else {
+		fmt.Fprintf(w, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", uint32(r[cpu.RAX]), uint32(r[cpu.RBX]), uint32(r[cpu.RCX]), uint32(r[cpu.RDX]))
+		fmt.Fprintf(w, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", uint32(r[cpu.RSI]), uint32(r[cpu.RDI]), uint32(r[cpu.RBP]), uint32(r[cpu.RSP]))
+		fmt.Fprintf(w, "EIP=%08x EFL=%08x [%s] CPL=%d\n", uint32(c.EIP), uint32(c.Flags()), FlagString(c.Flags()), c.CPL())
+	}
+	for i := 0; i < cpu.NumSeg; i++ {
+		s := &c.Seg[i]
+		fmt.Fprintf(w, "%s =%04x %016x %08x %04x\n", upper(cpu.SegNames[i]), s.Sel, s.Base, s.Limit, s.Attr)
+	}
+	fmt.Fprintf(w, "LDT=%04x %016x %08x %04x\n", c.LDTR.Sel, c.LDTR.Base, c.LDTR.Limit, c.LDTR.Attr)
+	fmt.Fprintf(w, "TR =%04x %016x %08x %04x\n", c.TR.Sel, c.TR.Base, c.TR.Limit, c.TR.Attr)
+	fmt.Fprintf(w, "GDT=     %016x %08x\n", c.GDTR.Base, c.GDTR.Limit)
+	fmt.Fprintf(w, "IDT=     %016x %08x\n", c.IDTR.Base, c.IDTR.Limit)
+	fmt.Fprintf(w, "CR0=%08x CR2=%016x CR3=%016x CR4=%08x\n", c.CR0, c.CR2, c.CR3, c.CR4)
+	fmt.Fprintf(w, "EFER=%016x\n", c.EFER)
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 32
+		}
+	}
+	return string(b)
+}
+
+// FlagString renders EFLAGS like QEMU: "ODITSZAPC" letters or '-'.
+func FlagString(f uint64) string {
+	const names = "ODITSZ-A-P-C"
+	bitsFor := []uint{11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0}
+	out := make([]byte, 0, 9)
+	for i, b := range bitsFor {
+		if names[i] == '-' {
+			continue
+		}
+		if f&(1<<b) != 0 {
+			out = append(out, names[i])
+		} else {
+			out = append(out, '-')
+		}
+	}
+	return string(out)
+}
