@@ -210,7 +210,7 @@ func (c *CPU) walk32(la uint64, acc int, user, setAD bool, tr *WalkTrace) walkRe
 
 func (c *CPU) walkPAE(la uint64, acc int, user, setAD bool, tr *WalkTrace) walkResult {
 	nxe := c.EFER&EFER_NXE != 0
-	rsvdHigh := uint64(0x000FFFFFFFFFFFFF) &^ (1<<MaxPhysBits - 1) | PTE_NX
+	rsvdHigh := uint64(0x000FFFFFFFFFFFFF)&^(1<<MaxPhysBits-1) | PTE_NX
 	long := c.EFER&EFER_LMA != 0
 	if !long {
 		rsvdHigh |= 0x7FF0000000000000 // PAE paging: bits 62:52 reserved too
