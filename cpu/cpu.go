@@ -241,6 +241,8 @@ type Shared struct {
 	CPUs []*CPU
 	// Hooks may be nil. They are called on the baton goroutine.
 	Hooks *Hooks
+
+	dbg debugShared
 }
 
 // Hooks let the machine observe CPU events (catchpoints, I/O).

@@ -38,61 +38,81 @@ type WatchHit struct {
 }
 
 type debugState struct {
-	bps     map[uint64]bool
-	wps     []Watchpoint
 	hit     *WatchHit
 	history [historySize]uint64
 	histPos int
 }
 
+// debugShared is the machine-wide breakpoint and watchpoint set.
+type debugShared struct {
+	bps map[uint64]bool
+	wps []Watchpoint
+}
+
+func (c *CPU) allCPUs() []*CPU {
+	if len(c.sh.CPUs) == 0 {
+		return []*CPU{c}
+	}
+	return c.sh.CPUs
+}
+
 const historySize = 64
 
-// AddBreakpoint adds an instruction breakpoint at linear address la.
+// AddBreakpoint adds a machine-wide instruction breakpoint at linear
+// address la. Translated code is flushed so that TBs end before it.
 func (c *CPU) AddBreakpoint(la uint64) {
-	if c.dbg.bps == nil {
-		c.dbg.bps = map[uint64]bool{}
+	d := &c.sh.dbg
+	if d.bps == nil {
+		d.bps = map[uint64]bool{}
 	}
-	c.dbg.bps[la] = true
-	c.bpActive = true
-	c.sh.TBs.Flush() // TBs must end before the new breakpoint
-	for _, o := range c.sh.CPUs {
+	d.bps[la] = true
+	c.sh.TBs.Flush()
+	for _, o := range c.allCPUs() {
+		o.bpActive = true
 		o.jc.Clear()
 	}
-	c.jc.Clear()
 }
 
 // RemoveBreakpoint removes a breakpoint.
 func (c *CPU) RemoveBreakpoint(la uint64) {
-	delete(c.dbg.bps, la)
-	c.bpActive = len(c.dbg.bps) > 0
+	d := &c.sh.dbg
+	delete(d.bps, la)
+	for _, o := range c.allCPUs() {
+		o.bpActive = len(d.bps) > 0
+	}
 }
 
-func (c *CPU) isBreakpoint(la uint64) bool { return c.dbg.bps[la] }
+func (c *CPU) isBreakpoint(la uint64) bool { return c.sh.dbg.bps[la] }
 
-// AddWatchpoint adds a data watchpoint.
+// AddWatchpoint adds a machine-wide data watchpoint.
 func (c *CPU) AddWatchpoint(w Watchpoint) {
-	c.dbg.wps = append(c.dbg.wps, w)
-	c.watchActive = true
-	c.tlb.FlushAll()
-	c.jc.Clear()
+	c.sh.dbg.wps = append(c.sh.dbg.wps, w)
+	for _, o := range c.allCPUs() {
+		o.watchActive = true
+		o.tlb.FlushAll()
+		o.jc.Clear()
+	}
 }
 
 // RemoveWatchpoint removes watchpoints equal to w.
 func (c *CPU) RemoveWatchpoint(w Watchpoint) {
-	out := c.dbg.wps[:0]
-	for _, x := range c.dbg.wps {
+	d := &c.sh.dbg
+	out := d.wps[:0]
+	for _, x := range d.wps {
 		if x != w {
 			out = append(out, x)
 		}
 	}
-	c.dbg.wps = out
-	c.watchActive = len(out) > 0
-	c.tlb.FlushAll()
-	c.jc.Clear()
+	d.wps = out
+	for _, o := range c.allCPUs() {
+		o.watchActive = len(out) > 0
+		o.tlb.FlushAll()
+		o.jc.Clear()
+	}
 }
 
 func (c *CPU) pageWatched(vp, pp uint64) bool {
-	for _, w := range c.dbg.wps {
+	for _, w := range c.sh.dbg.wps {
 		base := vp
 		if w.Phys {
 			base = pp
@@ -105,7 +125,7 @@ func (c *CPU) pageWatched(vp, pp uint64) bool {
 }
 
 func (c *CPU) checkWatch(la, pa uint64, size int, write bool) {
-	for _, w := range c.dbg.wps {
+	for _, w := range c.sh.dbg.wps {
 		a := la
 		if w.Phys {
 			a = pa

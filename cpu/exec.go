@@ -127,6 +127,7 @@ func (c *CPU) runSome(end uint64) {
 			limit = 1
 		}
 		c.runTB(t, limit)
+		c.bpSkip = false
 		if inh {
 			c.inhibit = false
 		}

@@ -270,9 +270,14 @@ const (
 	StopPaused                        // Pause was called
 	StopInternalError                 // the emulator failed (a bug)
 	StopCanceled                      // the context was canceled
+	StopBreakpoint                    // a vCPU reached an instruction breakpoint
+	StopWatchpoint                    // a vCPU hit a data watchpoint
+	StopStep                          // a single step finished
+	StopCatch                         // a catchpoint fired
 )
 
-var stopNames = [...]string{"debug-exit", "shutdown", "halted", "paused", "internal error", "canceled"}
+var stopNames = [...]string{"debug-exit", "shutdown", "halted", "paused", "internal error", "canceled",
+	"breakpoint", "watchpoint", "step", "catchpoint"}
 
 func (k StopKind) String() string { return stopNames[k] }
 
@@ -283,6 +288,8 @@ type Stop struct {
 	Status int
 	CPU    int
 	Err    error
+	// Watch is the watchpoint hit (StopWatchpoint).
+	Watch *cpu.WatchHit
 }
 
 // Pause asks Run to return StopPaused at the next quantum boundary. It may
@@ -340,6 +347,15 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 					return &Stop{Kind: StopShutdown, Status: 2, CPU: i}
 				}
 			case cpu.ExitHalt:
+			case cpu.ExitBreakpoint:
+				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+				return &Stop{Kind: StopBreakpoint, CPU: i}
+			case cpu.ExitWatchpoint:
+				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+				return &Stop{Kind: StopWatchpoint, CPU: i, Watch: ex.Watch}
+			case cpu.ExitCatch:
+				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+				return &Stop{Kind: StopCatch, CPU: i}
 			default:
 				allHalted = false
 			}

@@ -1,0 +1,166 @@
+package target
+
+import (
+	"fmt"
+	"strings"
+
+	"glassbox/cpu"
+)
+
+// Seg is a segment register with its hidden descriptor cache.
+type Seg struct {
+	Sel   uint16
+	Base  uint64
+	Limit uint32
+	Attr  uint16 // descriptor bits 40-47 low byte, 52-55 in bits 12-15
+}
+
+// Regs is a snapshot of one vCPU's architectural state.
+type Regs struct {
+	CPU     int
+	Mode    string // real, v8086, protected16, protected32, compat16, compat32, long64
+	Bits    int    // decode width: 16, 32 or 64
+	CPL     int
+	Halted  bool
+	ICount  uint64
+	GPR     [16]uint64 // RAX..R15 in encoding order
+	RIP     uint64     // offset in CS
+	PC      uint64     // linear address of the next instruction
+	RFLAGS  uint64
+	Seg     [6]Seg // ES CS SS DS FS GS
+	LDTR    Seg
+	TR      Seg
+	GDTBase uint64
+	GDTLim  uint32
+	IDTBase uint64
+	IDTLim  uint32
+	CR0     uint64
+	CR2     uint64
+	CR3     uint64
+	CR4     uint64
+	CR8     uint64
+	EFER    uint64
+	DR      [8]uint64
+	KGSBase uint64
+	A20     bool
+	// LastException is the last exception delivered (-1 if none).
+	LastException int
+	ExcChain      []string
+}
+
+// Regs returns a snapshot of vCPU i.
+func (t *Target) Regs(i int) (Regs, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.cpu(i)
+	if err != nil {
+		return Regs{}, err
+	}
+	r := Regs{CPU: i, Mode: c.Mode().String(), CPL: c.CPL(), Halted: c.Halted, ICount: c.ICount,
+		GPR: c.R, RIP: c.EIP, PC: c.PC(), RFLAGS: c.Flags(), CR0: c.CR0, CR2: c.CR2, CR3: c.CR3,
+		CR4: c.CR4, CR8: c.CR8, EFER: c.EFER, DR: c.DR, A20: c.A20(), LastException: c.ExcFirst()}
+	switch c.Mode() {
+	case cpu.ModeLong64:
+		r.Bits = 64
+	case cpu.ModeProt32, cpu.ModeCompat32:
+		r.Bits = 32
+	default:
+		r.Bits = 16
+	}
+	for s := 0; s < 6; s++ {
+		x := &c.Seg[s]
+		r.Seg[s] = Seg{x.Sel, x.Base, x.Limit, x.Attr}
+	}
+	r.LDTR = Seg{c.LDTR.Sel, c.LDTR.Base, c.LDTR.Limit, c.LDTR.Attr}
+	r.TR = Seg{c.TR.Sel, c.TR.Base, c.TR.Limit, c.TR.Attr}
+	r.GDTBase, r.GDTLim = c.GDTR.Base, c.GDTR.Limit
+	r.IDTBase, r.IDTLim = c.IDTR.Base, c.IDTR.Limit
+	r.LastException = -1
+	if len(c.ExcChain) > 0 {
+		r.LastException = c.LastExc.Vector
+	}
+	return r, nil
+}
+
+// SetReg writes one register by name (gdb/QEMU names: rax..r15, eax..,
+// rip/eip/pc, eflags/rflags, cs..gs selectors, cr0..cr4, cr8, efer,
+// fs_base, gs_base, k_gs_base, dr0..dr7).
+func (t *Target) SetReg(i int, name string, v uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.cpu(i)
+	if err != nil {
+		return err
+	}
+	n := strings.ToLower(name)
+	for k, rn := range cpu.RegNames64 {
+		if n == rn {
+			c.R[k] = v
+			return nil
+		}
+	}
+	for k, rn := range []string{"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"} {
+		if n == rn {
+			c.R[k] = v & 0xFFFFFFFF
+			return nil
+		}
+	}
+	for k, rn := range []string{"ax", "cx", "dx", "bx", "sp", "bp", "si", "di"} {
+		if n == rn {
+			c.R[k] = c.R[k]&^0xFFFF | v&0xFFFF
+			return nil
+		}
+	}
+	switch n {
+	case "rip", "eip", "ip":
+		c.EIP = v
+	case "pc":
+		// a linear PC: convert back to an offset in CS
+		c.EIP = v - c.Seg[cpu.CS].Base
+	case "eflags", "rflags", "flags":
+		c.SetFlags(v)
+	case "cr0", "cr3", "cr4":
+		cr0, cr3, cr4 := c.CR0, c.CR3, c.CR4
+		switch n {
+		case "cr0":
+			cr0 = v
+		case "cr3":
+			cr3 = v
+		default:
+			cr4 = v
+		}
+		c.SetControl(cr0, cr3, cr4, c.EFER)
+	case "cr2":
+		c.CR2 = v
+	case "cr8":
+		c.CR8 = v & 15
+	case "efer":
+		c.SetControl(c.CR0, c.CR3, c.CR4, v)
+	case "fs_base":
+		c.Seg[cpu.FS].Base = v
+	case "gs_base":
+		c.Seg[cpu.GS].Base = v
+	default:
+		for s, sn := range cpu.SegNames {
+			if n == sn {
+				// Debugger segment writes load real-mode style (base =
+				// sel<<4) in real/v86 mode, else keep the cached descriptor.
+				seg := c.Seg[s]
+				if c.Mode() == cpu.ModeReal || c.Mode() == cpu.ModeV86 {
+					seg.Base = (v & 0xFFFF) << 4
+				}
+				c.SetSegment(s, uint16(v), seg.Base, seg.Limit, seg.Attr)
+				return nil
+			}
+		}
+		if strings.HasPrefix(n, "dr") && len(n) == 3 && n[2] >= '0' && n[2] <= '7' {
+			c.DR[n[2]-'0'] = v
+			return nil
+		}
+		return fmt.Errorf("unknown register %q", name)
+	}
+	return nil
+}
+
+// InterruptsEnabled reports EFLAGS.IF of vCPU i.
+func (r *Regs) InterruptsEnabled() bool { return r.RFLAGS&cpu.FLAG_IF != 0 }
