@@ -37,6 +37,7 @@ type Target struct {
 	nextID  int
 	last    *Stop
 	exited  bool
+	run     runner
 }
 
 // New wraps m, which must have been started.

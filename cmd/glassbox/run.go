@@ -14,6 +14,7 @@ import (
 	"glassbox/guests"
 	"glassbox/loader"
 	"glassbox/machine"
+	"glassbox/target"
 )
 
 // options are the parsed `glassbox run` flags.
@@ -108,13 +109,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	notYet := func(flagName, issue string) error {
 		return errorf("%s: not yet: %s is not implemented yet", flagName, issue)
 	}
+	if o.gdbDefault {
+		if o.gdb != "" {
+			return nil, errorf("-s and -gdb are mutually exclusive")
+		}
+		o.gdb = "tcp::1234"
+	}
+	if o.startPaused && o.gdb == "" && !o.repl {
+		return nil, errorf("-S needs -gdb/-s or -repl (something must resume the guest)")
+	}
 	switch {
-	case o.gdb != "" || o.gdbDefault:
-		return nil, notYet("-gdb/-s", "the gdb stub")
-	case o.startPaused:
-		return nil, notYet("-S", "starting paused (it needs the gdb stub or the REPL)")
-	case o.repl:
-		return nil, notYet("-repl", "the REPL")
 	case o.script != "":
 		return nil, notYet("-script", "the script runner")
 	case o.debugItems != "" || o.debugFile != "":
@@ -212,25 +216,52 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err := m.Start(); err != nil {
 		return 2, err
 	}
+	t := target.New(m)
+	if o.startPaused {
+		t.Hold()
+	}
+	if o.gdb != "" {
+		stop, err := startGDB(t, o, stderr)
+		if err != nil {
+			return 2, err
+		}
+		defer stop()
+	}
+	if o.repl {
+		return runREPL(t, o, stdin, stdout, stderr), nil
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
-	st := m.Run(ctx)
-	switch st.Kind {
-	case machine.StopDebugExit:
-		if o.demo && st.Status == 1 {
+	st := t.RunUntilExit(ctx)
+	return finish(m, o, st, stderr), nil
+}
+
+// finish reports a final stop and returns the exit status.
+func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) int {
+	switch st.Reason {
+	case "exited":
+		if o.demo && st.ExitStatus == 1 {
 			// The demo signals success by writing 0 to isa-debug-exit
 			// (QEMU status 1); as the default command it exits 0.
-			return 0, nil
+			return 0
 		}
-		return st.Status, nil
-	case machine.StopCanceled:
+		return st.ExitStatus
+	case "paused":
 		fmt.Fprintln(stderr, "glassbox: interrupted")
-		m.Report(stderr, st)
-		return 2, nil
-	default:
-		m.Report(stderr, st)
-		return st.Status, nil
+		m.Report(stderr, &machine.Stop{Kind: machine.StopCanceled})
+		return 2
+	case "shutdown":
+		m.Report(stderr, &machine.Stop{Kind: machine.StopShutdown, CPU: st.CPU})
+		return 2
+	case "halted":
+		m.Report(stderr, &machine.Stop{Kind: machine.StopHaltedForever})
+		return 0
+	case "error":
+		m.Report(stderr, &machine.Stop{Kind: machine.StopInternalError, Err: st.Err})
+		return 2
 	}
+	fmt.Fprintf(stderr, "glassbox: stopped: %v\n", st)
+	return 2
 }
 
 // readModules reads -initrd "file args,file2 args".
