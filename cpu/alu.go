@@ -115,6 +115,7 @@ func (c *CPU) shift(op *tb.Op, k x86asm.Op) {
 	a, la := c.rmw(op)
 	cnt := c.shiftCount(op)
 	if cnt == 0 {
+		c.zeroExtendDst(op, a)
 		return
 	}
 	f := c.getFlags()
@@ -232,6 +233,15 @@ func (c *CPU) shift(op *tb.Op, k x86asm.Op) {
 	c.setArith(f&^(FLAG_CF|FLAG_OF) | cf | of)
 }
 
+// zeroExtendDst performs the register write a 32-bit operation does even
+// when it changes nothing (count 0): the upper half of the 64-bit register
+// is cleared.
+func (c *CPU) zeroExtendDst(op *tb.Op, v uint64) {
+	if op.Size == 4 && op.Args[0].Kind == okReg {
+		c.setReg(&op.Args[0], v)
+	}
+}
+
 func (c *CPU) shxd(op *tb.Op, left bool) {
 	sz := op.Size
 	nbits := uint(sz) * 8
@@ -245,6 +255,7 @@ func (c *CPU) shxd(op *tb.Op, left bool) {
 		cnt &= 0x1F
 	}
 	if cnt == 0 {
+		c.zeroExtendDst(op, a)
 		return
 	}
 	f := c.getFlags()

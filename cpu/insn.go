@@ -215,8 +215,8 @@ func (c *CPU) exec(op *tb.Op) {
 		a, la := c.rmw(op)
 		b := c.getReg(&op.Args[1])
 		r := (a + b) & sizeMask(op.Size)
+		c.setReg(&op.Args[1], a) // SRC <- DEST, then DEST <- sum (same register: sum wins)
 		c.rmwStore(op, la, r)
-		c.setReg(&op.Args[1], a)
 		c.setAdd(op.Size, a, b, a+b, 0)
 	case x86asm.CMPXCHG:
 		a, la := c.rmw(op)
@@ -386,7 +386,7 @@ func (c *CPU) loop(op *tb.Op, k x86asm.Op) {
 		take = cnt == 0
 	default:
 		cnt = (cnt - 1) & am
-		c.R[RCX] = c.R[RCX]&^am | cnt
+		c.setAddrReg(RCX, am, cnt)
 		take = cnt != 0
 		if k == x86asm.LOOPE {
 			take = take && c.zf()

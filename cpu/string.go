@@ -59,42 +59,41 @@ func (c *CPU) stringOp(op *tb.Op, k x86asm.Op) {
 		case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ:
 			v := c.rdN(c.linR(src, si, int(sz)), sz)
 			c.wrN(c.linW(ES, di, int(sz)), sz, v)
-			c.R[RSI] = c.R[RSI]&^am | (si+step)&am
-			c.R[RDI] = c.R[RDI]&^am | (di+step)&am
+			c.setAddrReg(RSI, am, si+step)
+			c.setAddrReg(RDI, am, di+step)
 		case x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.STOSQ:
 			c.wrN(c.linW(ES, di, int(sz)), sz, c.R[RAX]&sizeMask(sz))
-			c.R[RDI] = c.R[RDI]&^am | (di+step)&am
+			c.setAddrReg(RDI, am, di+step)
 		case x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ:
 			v := c.rdN(c.linR(src, si, int(sz)), sz)
 			c.setGPR(RAX, sz, v)
-			c.R[RSI] = c.R[RSI]&^am | (si+step)&am
+			c.setAddrReg(RSI, am, si+step)
 		case x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ:
 			a := c.rdN(c.linR(src, si, int(sz)), sz)
 			b := c.rdN(c.linR(ES, di, int(sz)), sz)
 			c.setSub(sz, a, b, a-b, 0)
-			c.R[RSI] = c.R[RSI]&^am | (si+step)&am
-			c.R[RDI] = c.R[RDI]&^am | (di+step)&am
+			c.setAddrReg(RSI, am, si+step)
+			c.setAddrReg(RDI, am, di+step)
 		case x86asm.SCASB, x86asm.SCASW, x86asm.SCASD, x86asm.SCASQ:
 			a := c.R[RAX] & sizeMask(sz)
 			b := c.rdN(c.linR(ES, di, int(sz)), sz)
 			c.setSub(sz, a, b, a-b, 0)
-			c.R[RDI] = c.R[RDI]&^am | (di+step)&am
+			c.setAddrReg(RDI, am, di+step)
 		case x86asm.INSB, x86asm.INSW, x86asm.INSD:
 			la := c.linW(ES, di, int(sz))
 			c.probeWrite(la, c.mmuIdx)
 			v := c.IO.In(uint16(c.R[RDX]), int(sz))
 			c.wrN(la, sz, uint64(v))
-			c.R[RDI] = c.R[RDI]&^am | (di+step)&am
+			c.setAddrReg(RDI, am, di+step)
 		case x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
 			v := c.rdN(c.linR(src, si, int(sz)), sz)
 			c.IO.Out(uint16(c.R[RDX]), int(sz), uint32(v))
-			c.R[RSI] = c.R[RSI]&^am | (si+step)&am
+			c.setAddrReg(RSI, am, si+step)
 		}
 		if !rep {
 			return
 		}
-		cx := (c.R[RCX] - 1) & am
-		c.R[RCX] = c.R[RCX]&^am | cx
+		c.setAddrReg(RCX, am, c.R[RCX]-1)
 		n++
 		switch k {
 		case x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ,
@@ -122,6 +121,17 @@ func (c *CPU) stringOp(op *tb.Op, k x86asm.Op) {
 // checkIO applies the IOPL and TSS I/O-permission-bitmap checks (SDM Vol. 1
 // §19.5): in protected mode with CPL > IOPL, and always in virtual-8086
 // mode, every port byte must be allowed by the bitmap.
+// setAddrReg updates an address-sized register (SI, DI, CX under the
+// address-size attribute): 16-bit updates merge, 32-bit ones zero-extend
+// like every 32-bit register write.
+func (c *CPU) setAddrReg(n int, am uint64, v uint64) {
+	if am == 0xFFFF {
+		c.R[n] = c.R[n]&^0xFFFF | v&0xFFFF
+	} else {
+		c.R[n] = v & am
+	}
+}
+
 func (c *CPU) checkIO(port uint16, size int) {
 	if c.CR0&CR0_PE == 0 {
 		return

@@ -154,6 +154,11 @@ func lower(inst *x86asm.Inst, kind int, eip uint64, mode int) (op tb.Op, ends bo
 				op.Args[i].Size = op.Size
 			}
 			op.Disp = a.Disp
+			// x86asm zero-extends disp32; the CPU sign-extends it (a
+			// 64-bit moffs, opcodes A0-A3, is a full address instead).
+			if a.Disp >= 0 && a.Disp <= 0xFFFFFFFF && mode == 64 && !(inst.Opcode>>24 >= 0xA0 && inst.Opcode>>24 <= 0xA3) {
+				op.Disp = int64(int32(uint32(a.Disp)))
+			}
 			if a.Base == x86asm.RIP || a.Base == x86asm.EIP {
 				op.Disp += int64(eip + uint64(inst.Len))
 			} else if a.Base != 0 {
@@ -224,6 +229,17 @@ func lower(inst *x86asm.Inst, kind int, eip uint64, mode int) (op tb.Op, ends bo
 	if op.Prefix&pfxLock != 0 && (!lockable[x] || op.Args[0].Kind != okMem) {
 		if !(x == x86asm.CMPXCHG8B || x == x86asm.CMPXCHG16B) || op.Args[0].Kind != okMem {
 			return udOp(op), false
+		}
+	}
+	if mode == 64 {
+		switch x {
+		case x86asm.PUSH, x86asm.POP:
+			// 64-bit mode stack operations default to 64 bits.
+			if op.Prefix&pfx66 != 0 {
+				op.Size = 2
+			} else {
+				op.Size = 8
+			}
 		}
 	}
 	if isStringOp(x) {

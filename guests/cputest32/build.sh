@@ -1,0 +1,6 @@
+#!/bin/bash
+# Build cputest32.elf (multiboot v1 ELF32 kernel) into $1.
+set -eu
+cd "$(dirname "$0")"
+source ../lib/flags.sh
+mb_build "$1" cputest32 cputest.c stack.S
