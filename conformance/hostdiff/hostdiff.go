@@ -17,17 +17,17 @@ import (
 // pages, and the pages around the data region are left unmapped so stray
 // accesses fault with the same CR2 as on the host.
 const (
-	physPML4  = 0x1000
-	physPDPT  = 0x2000
-	physPD    = 0x3000
-	physPTc   = 0x4000 // page table for CodeAddr's 2 MiB region
-	physPTd   = 0x5000 // page table for DataAddr's 2 MiB region
-	physCode  = 0x10000
-	physData  = 0x20000 // DataSize bytes
-	ramSize   = 1 << 20
-	maxSteps  = 64
-	codeSel   = 0x08
-	dataSel   = 0x10
+	physPML4 = 0x1000
+	physPDPT = 0x2000
+	physPD   = 0x3000
+	physPTc  = 0x4000 // page table for CodeAddr's 2 MiB region
+	physPTd  = 0x5000 // page table for DataAddr's 2 MiB region
+	physCode = 0x10000
+	physData = 0x20000 // DataSize bytes
+	ramSize  = 1 << 20
+	maxSteps = 64
+	codeSel  = 0x08
+	dataSel  = 0x10
 )
 
 // Emulator is a reusable 64-bit sandbox machine.
