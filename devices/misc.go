@@ -65,7 +65,9 @@ func (p *Port92) in8(uint16) uint8 { return p.val }
 func (p *Port92) out8(_ uint16, v uint8) {
 	old := p.val
 	p.val = v
-	if (old^v)&2 != 0 && p.setA20 != nil {
+	// Every write drives the A20 line, as QEMU's port92 does (the power-on
+	// value of the port need not match the line: QEMU reads 0 with A20 on).
+	if p.setA20 != nil {
 		p.setA20(v&2 != 0)
 	}
 	if v&1 != 0 && old&1 == 0 {

@@ -154,7 +154,8 @@ func New(cfg Config) (*Machine, error) {
 	m.UART.Register(m.Mem)
 	m.POST = devices.NewPOST()
 	m.POST.Register(m.Mem)
-	m.Port92 = devices.NewPort92(m.setA20, m.requestReset, true)
+	// QEMU: port 0x92 reads 0 at power-on although the A20 line is enabled.
+	m.Port92 = devices.NewPort92(m.setA20, m.requestReset, false)
 	m.Port92.Register(m.Mem)
 	m.DebugExit = devices.NewDebugExit(0xF4, 4, m.debugExit)
 	m.DebugExit.Register(m.Mem)
@@ -185,6 +186,10 @@ func (m *Machine) LoadKernel(file []byte, name string, opt loader.Options) error
 		return fmt.Errorf("machine already started")
 	}
 	opt.CPUs = m.cfg.CPUs
+	// QEMU's default CPU model (qemu64) has an AMD vendor, for which QEMU's
+	// pc machine reserves the HyperTransport hole below 1 TiB; guests
+	// comparing memory maps with QEMU's default see the same entry.
+	opt.AMDHole = true
 	if opt.HighRAM == 0 {
 		opt.HighRAM = m.cfg.RAM - m.Low
 	}
