@@ -375,10 +375,8 @@ func (c *CPU) Reset() {
 		c.Seg[i] = Segment{Limit: 0xFFFF, Attr: attrP | attrS | attrWrite | attrAccessed}
 	}
 	c.Seg[CS] = Segment{Sel: 0xF000, Base: 0xFFFF0000, Limit: 0xFFFF, Attr: attrP | attrS | attrWrite | attrAccessed}
-	for i := range c.Seg {
-		c.Seg[i].refresh()
-	}
 	c.CR0 = CR0_ET | CR0_CD | CR0_NW
+	c.refreshSegs()
 	c.CR2, c.CR3, c.CR4, c.CR8, c.EFER = 0, 0, 0, 0, 0
 	c.DR = [8]uint64{}
 	c.DR[6] = 0xFFFF0FF0
@@ -517,14 +515,32 @@ func (c *CPU) PC() uint64 { return c.Seg[CS].Base + c.EIP }
 // (loaders, debuggers, reset state). attr uses Segment.Attr's layout.
 func (c *CPU) SetSegment(i int, sel uint16, base uint64, limit uint32, attr uint16) {
 	c.Seg[i] = Segment{Sel: sel, Base: base, Limit: limit, Attr: attr}
-	c.Seg[i].refresh()
+	c.refreshSeg(&c.Seg[i])
 	c.updateHflags()
 	c.jc.Clear()
+}
+
+// refreshSeg recomputes a segment's access window for the current mode:
+// real mode checks limits but not types (SDM Vol. 3 §20.1.1), so every
+// segment, CS included, is readable and writable there.
+func (c *CPU) refreshSeg(s *Segment) {
+	s.refresh()
+	if c.CR0&CR0_PE == 0 {
+		s.canRead, s.canWrit = true, true
+	}
+}
+
+// refreshSegs recomputes every segment (after CR0.PE changes).
+func (c *CPU) refreshSegs() {
+	for i := range c.Seg {
+		c.refreshSeg(&c.Seg[i])
+	}
 }
 
 // SetControl sets CR0/CR3/CR4/EFER directly (loaders), flushing the TLB.
 func (c *CPU) SetControl(cr0, cr3, cr4, efer uint64) {
 	c.CR0, c.CR3, c.CR4, c.EFER = cr0, cr3, cr4, efer
+	c.refreshSegs()
 	c.tlb.FlushAll()
 	c.jc.Clear()
 	c.updateHflags()

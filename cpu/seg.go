@@ -92,7 +92,7 @@ func (c *CPU) loadSegData(seg int, sel uint16) {
 			s.Limit = 0xFFFF
 			s.Attr = attrP | attrS | attrWrite | attrAccessed | 3<<5
 		}
-		s.refresh()
+		c.refreshSeg(s)
 		if seg == SS {
 			c.updateHflags()
 		}
@@ -188,7 +188,7 @@ func (c *CPU) realFar(sel uint16, off uint64) {
 		s.Limit = 0xFFFF
 		s.Attr = attrP | attrS | attrCode | attrWrite | attrAccessed | 3<<5
 	}
-	s.refresh()
+	c.refreshSeg(s)
 	c.EIP = off
 	c.updateHflags()
 	c.stopTB = true

@@ -276,6 +276,9 @@ func (c *CPU) writeCR(n int, v uint64) {
 		v |= CR0_ET
 		changed := (c.CR0 ^ v) & (CR0_PG | CR0_WP | CR0_PE)
 		c.CR0 = v
+		if changed&CR0_PE != 0 {
+			c.refreshSegs()
+		}
 		if changed != 0 {
 			c.tlb.FlushAll()
 			c.jc.Clear()

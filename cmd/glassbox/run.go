@@ -94,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
+	if o.smp < 1 || o.smp > 64 {
+		return nil, errorf("-smp %d: must be between 1 and 64", o.smp)
+	}
 	if o.kernel != "" && o.bios != "" {
 		return nil, errorf("-kernel and -bios are mutually exclusive")
 	}

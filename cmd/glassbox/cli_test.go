@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	st := Main(args, nil, &out, &errb)
+	return st, out.String(), errb.String()
+}
+
+// rom64k returns a 64 KiB ROM whose reset vector (offset 0xFFF0) holds code.
+func rom64k(code ...byte) []byte {
+	rom := make([]byte, 64<<10)
+	copy(rom[0xFFF0:], code)
+	return rom
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCLIErrors: every bad command line is one line on stderr and status 2.
+func TestCLIErrors(t *testing.T) {
+	garbage := writeFile(t, "garbage.bin", []byte("this is not a kernel"))
+	tiny := writeFile(t, "tiny.rom", make([]byte, 100))
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"run", "-nosuchflag"}, "flag provided but not defined"},
+		{[]string{"run", "-kernel", "/nonexistent/k.elf"}, "no such file"},
+		{[]string{"run", "-bios", "/nonexistent/b.rom"}, "no such file"},
+		{[]string{"run", "-kernel", garbage}, "not a multiboot kernel or ELF64"},
+		{[]string{"run", "-bios", tiny}, "-bios"},
+		{[]string{"run", "-kernel", garbage, "-bios", tiny}, "mutually exclusive"},
+		{[]string{"run", "-m", "lots"}, "-m"},
+		{[]string{"run", "-m", "0"}, "-m"},
+		{[]string{"run", "-m", "1"}, "at least 2 MiB"},
+		{[]string{"run", "-smp", "0"}, "-smp"},
+		{[]string{"run", "-smp", "65"}, "-smp"},
+		{[]string{"run", "-smp", "2"}, "not yet"},
+		{[]string{"run", "-serial", "tcp:1"}, "-serial"},
+		{[]string{"run", "-serial", "file:/nonexistent/dir/x"}, "-serial"},
+		{[]string{"run", "-debugcon", "stdio"}, "-debugcon"},
+		{[]string{"run", "-append", "x"}, "need -kernel"},
+		{[]string{"run", "-initrd", "x"}, "need -kernel"},
+		{[]string{"run", "-S"}, "-S needs"},
+		{[]string{"run", "-s", "-gdb", "tcp::1"}, "mutually exclusive"},
+		{[]string{"run", "-reboot", "-no-reboot"}, "mutually exclusive"},
+		{[]string{"run", "-script", "x"}, "not yet"},
+		{[]string{"run", "-d", "exec"}, "not yet"},
+		{[]string{"run", "extra"}, "unexpected argument"},
+	}
+	for _, c := range cases {
+		st, _, errs := runMain(t, c.args...)
+		if st != 2 {
+			t.Errorf("%v: status %d, want 2 (stderr %q)", c.args, st, errs)
+		}
+		if !strings.Contains(errs, c.want) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, errs, c.want)
+		}
+		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") {
+			t.Errorf("%v: looks like a Go panic: %s", c.args, errs)
+		}
+		if strings.Count(strings.TrimSpace(errs), "\n") > 0 && !strings.Contains(errs, "Usage") && !strings.Contains(errs, "-nosuchflag") {
+			t.Errorf("%v: want a one-line error, got:\n%s", c.args, errs)
+		}
+	}
+}
+
+// TestHaltForever: a guest that halts with interrupts disabled ends the run
+// with a report and status 0 instead of hanging.
+func TestHaltForever(t *testing.T) {
+	rom := writeFile(t, "halt.rom", rom64k(0xFA, 0xF4)) // cli; hlt
+	st, _, errs := runMain(t, "run", "-bios", rom)
+	if st != 0 {
+		t.Fatalf("status %d, want 0; stderr:\n%s", st, errs)
+	}
+	for _, want := range []string{"every vCPU is halted", "last POST code: none", "EIP=0000fff2", "halted=true"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("report lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+// TestTripleFault: a real-mode guest with an empty IVT raises an exception
+// it cannot deliver: #GP, then #DF, then shutdown; the run stops with a
+// report (registers, mode, exception chain) and status 2.
+func TestTripleFault(t *testing.T) {
+	// out 0x80, al (POST 0x42); lidt [0x0000] (limit 0); int3
+	rom := writeFile(t, "tf.rom", rom64k(0xB0, 0x42, 0xE6, 0x80, 0x0F, 0x01, 0x1E, 0x00, 0x00, 0xCC))
+	st, _, errs := runMain(t, "run", "-bios", rom)
+	if st != 2 {
+		t.Fatalf("status %d, want 2; stderr:\n%s", st, errs)
+	}
+	for _, want := range []string{"triple fault", "last POST code: 0x42", "mode=real", "exception chain: #BP -> #GP(0x0) -> #DF(0x0) -> triple fault"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("report lacks %q:\n%s", want, errs)
+		}
+	}
+}
+
+// TestReboot: with -reboot a triple fault resets the machine; a guest that
+// counts its boots in RAM (which survives the reset) exits on the second.
+func TestReboot(t *testing.T) {
+	// inc byte [0x500]; cmp byte [0x500], 2; jne +2; out 0xf4, al (al=0x11); lidt [0]; int3
+	code := []byte{0xFE, 0x06, 0x00, 0x05, 0x80, 0x3E, 0x00, 0x05, 0x02, 0x75, 0x04, 0xB0, 0x11, 0xE6, 0xF4,
+		0x0F, 0x01, 0x1E, 0x00, 0x00, 0xCC}
+	rom := make([]byte, 64<<10)
+	copy(rom[0xFF00:], code)
+	copy(rom[0xFFF0:], []byte{0xE9, 0x0D, 0xFF}) // jmp near 0xFF00 (relative to 0xFFF3)
+	p := writeFile(t, "reboot.rom", rom)
+	if st, _, errs := runMain(t, "run", "-bios", p); st != 2 {
+		t.Fatalf("without -reboot: status %d, want 2 (triple fault); stderr:\n%s", st, errs)
+	}
+	if st, _, errs := runMain(t, "run", "-reboot", "-bios", p); st != 0x23 {
+		t.Fatalf("with -reboot: status %d, want 0x23 (debug exit 0x11 on the second boot); stderr:\n%s", st, errs)
+	}
+}
+
+// TestDemoDefault: no arguments runs the embedded demo, which exits 0.
+func TestDemoDefault(t *testing.T) {
+	st, out, errs := runMain(t)
+	if st != 0 || !strings.Contains(out, "demo: PASS") {
+		t.Fatalf("status %d, output:\n%s\nstderr:\n%s", st, out, errs)
+	}
+}
