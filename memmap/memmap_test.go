@@ -11,7 +11,10 @@ type fakeMMIO struct {
 	val           uint64
 }
 
-func (f *fakeMMIO) ReadMMIO(off uint64, size int) uint64 { f.reads = append(f.reads, off); return f.val }
+func (f *fakeMMIO) ReadMMIO(off uint64, size int) uint64 {
+	f.reads = append(f.reads, off)
+	return f.val
+}
 func (f *fakeMMIO) WriteMMIO(off uint64, size int, v uint64) {
 	f.writes = append(f.writes, off)
 	f.val = v
@@ -19,7 +22,7 @@ func (f *fakeMMIO) WriteMMIO(off uint64, size int, v uint64) {
 
 type fakePort struct{ last uint32 }
 
-func (p *fakePort) In(port uint16, size int) uint32       { return 0x1234 }
+func (p *fakePort) In(port uint16, size int) uint32     { return 0x1234 }
 func (p *fakePort) Out(port uint16, size int, v uint32) { p.last = v }
 
 func newSpace() (*Space, []byte, []byte, *fakeMMIO) {
