@@ -282,6 +282,10 @@ type CPU struct {
 	Halted bool
 	// ICount counts retired instructions.
 	ICount uint64
+	// yields counts work that retired no instruction (REP chunks that
+	// yielded, faults); it consumes Exec budget like instructions do, so a
+	// guest stuck in an exception loop still returns control.
+	yields uint64
 
 	sh    *Shared
 	mem   *memmap.Space

@@ -55,7 +55,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 			ex = Exit{Reason: ExitInternalError, Err: fmt.Errorf("BUG: cpu %d at %#x: %v\n%s", c.ID, c.PC(), r, debug.Stack())}
 		}
 	}()
-	end := c.ICount + budget
+	end := c.ICount + c.yields + budget
 	for {
 		if c.shutdown {
 			return Exit{Reason: ExitShutdown}
@@ -84,7 +84,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 		if c.Halted {
 			return Exit{Reason: ExitHalt}
 		}
-		if c.ICount >= end {
+		if c.ICount+c.yields >= end {
 			return Exit{Reason: ExitBudget}
 		}
 		if c.bpActive && !c.bpSkip && c.isBreakpoint(c.PC()) {
@@ -119,7 +119,7 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
-	for c.ICount < end {
+	for c.ICount+c.yields < end {
 		t := c.findTB()
 		limit := len(t.Ops)
 		inh := c.inhibit
@@ -158,6 +158,7 @@ func (c *CPU) faulted() {
 	}
 	c.inhibit = false
 	c.stopTB = false
+	c.yields++ // an exception loop (e.g. #PF on every handler fetch) must not starve Exec
 	e := c.exc
 	if c.singleStep {
 		c.stepDone = true
@@ -254,6 +255,7 @@ func (c *CPU) runTB(t *tb.TB, limit int) {
 				// A REP string op yields mid-way; EIP still points at it.
 				c.repYield = false
 				c.ICount += uint64(i)
+				c.yields++ // counts against the budget so long REPs can't starve the loop
 			} else {
 				c.ICount += uint64(i + 1)
 				if !branchKinds[op.Kind] {
