@@ -133,7 +133,7 @@ func TestWalkFormats(t *testing.T) {
 			put64(m, 0x11000, 0x12000|P|RW)
 			put64(m, 0x12000+8*5, 0x7FE00000|P|RW|PS)
 			c.SetControl(CR0_PE|CR0_PG, 0x10000, CR4_PAE, EFER_LME|EFER_LMA)
-		}, 0xA12345, 0x7FE12345+0x200000-0x200000, 2 << 20},
+		}, 0xA12345, 0x7FE12345 + 0x200000 - 0x200000, 2 << 20},
 		{"long 1G", func(c *CPU, m []byte) {
 			put64(m, 0x10000, 0x11000|P|RW)
 			put64(m, 0x11000+8*2, 0x1C0000000|P|RW|PS)
