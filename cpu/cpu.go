@@ -254,6 +254,13 @@ type Hooks struct {
 	CodeProtect func(c *CPU, pa uint64)
 	SMC         func(c *CPU, pa uint64)
 	Exception   func(c *CPU, e *Exception)
+	// IO is called before each port access (value is the written value).
+	IO func(c *CPU, port uint16, size int, write bool, value uint32)
+	// HLT is called when the CPU halts; ModeSwitch when the operating
+	// mode changes; Shutdown on a triple fault.
+	HLT        func(c *CPU)
+	ModeSwitch func(c *CPU, from, to Mode)
+	Shutdown   func(c *CPU)
 }
 
 // CPU is one virtual processor.
@@ -484,12 +491,38 @@ func (c *CPU) updateHflags() {
 	if c.flags&FLAG_TF != 0 {
 		h |= hfSingle
 	}
+	if hk := c.sh.Hooks; hk != nil && hk.ModeSwitch != nil && h&^hfCPL != c.hflags&^hfCPL {
+		old := c.hflags
+		c.hflags = h
+		if from, to := modeOf(old, c), c.Mode(); from != to {
+			hk.ModeSwitch(c, from, to)
+		}
+	}
 	c.hflags = h
 	if h&hfCPL == 3 {
 		c.mmuIdx = tlb.IdxUser
 	} else {
 		c.mmuIdx = tlb.IdxSupervisor
 	}
+}
+
+// modeOf reconstructs the mode recorded in old TB flags.
+func modeOf(h uint32, c *CPU) Mode {
+	switch {
+	case h&hfPE == 0:
+		return ModeReal
+	case h&hfLMA != 0 && h&hfCS64 != 0:
+		return ModeLong64
+	case h&hfLMA != 0 && h&hfCS32 != 0:
+		return ModeCompat32
+	case h&hfLMA != 0:
+		return ModeCompat16
+	case h&hfVM != 0:
+		return ModeV86
+	case h&hfCS32 != 0:
+		return ModeProt32
+	}
+	return ModeProt16
 }
 
 // codeBits is the decode width for the current CS.

@@ -57,6 +57,9 @@ func (c *CPU) deliverFrom(e Exception, external bool) {
 		case e.Vector == VecDF:
 			c.shutdown = true
 			c.ExcChain = append(c.ExcChain, Exception{Vector: -1})
+			if h := c.sh.Hooks; h != nil && h.Shutdown != nil {
+				h.Shutdown(c)
+			}
 			return
 		case (contributory(e.Vector) && contributory(nested.Vector)) ||
 			(e.Vector == VecPF && (contributory(nested.Vector) || nested.Vector == VecPF)):

@@ -192,16 +192,7 @@ func (c *CPU) lookupTB(pc, csBase uint64) *tb.TB {
 			return t
 		}
 	}
-	t := c.genTB(pc, phys, host)
-	if host == nil {
-		// Code outside RAM/ROM is not cached or protected.
-		return t
-	}
-	c.linkTB(t)
-	if h := c.sh.Hooks; h != nil && h.TBGen != nil {
-		h.TBGen(c, t)
-	}
-	return t
+	return c.genTB(pc, phys, host)
 }
 
 func (c *CPU) page2Matches(t *tb.TB) bool {

@@ -325,6 +325,9 @@ func (c *CPU) exec(op *tb.Op) {
 		}
 		c.Halted = true
 		c.stopTB = true
+		if h := c.sh.Hooks; h != nil && h.HLT != nil {
+			h.HLT(c)
+		}
 	case kNop, x86asm.FWAIT:
 	case kUD, x86asm.UD2, x86asm.UD0, x86asm.UD1:
 		c.ud()

@@ -395,14 +395,7 @@ func (c *CPU) fetchPage(la uint64) (host []byte, pa uint64) {
 	idx := c.mmuIdx
 	e := &c.tlb.E[idx][(la>>12)&tlb.Mask]
 	if e.Code&^tlb.FlagMask != la&^0xFFF || e.Code == tlb.Invalid {
-		c.tlb.Stats.Misses++
-		w := c.walk(la, accExec, idx == tlb.IdxUser, true)
-		if w.fault {
-			c.CR2 = la
-			c.exc = Exception{Vector: VecPF, Code: w.errCode, HasCode: true, CR2: la}
-			panic(errGuestFault)
-		}
-		e = c.installTLB(la, w, idx)
+		e = c.fillTLB(la, accExec, idx)
 	}
 	return e.Host, e.Phys
 }

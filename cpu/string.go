@@ -82,12 +82,12 @@ func (c *CPU) stringOp(op *tb.Op, k x86asm.Op) {
 		case x86asm.INSB, x86asm.INSW, x86asm.INSD:
 			la := c.linW(ES, di, int(sz))
 			c.probeWrite(la, c.mmuIdx)
-			v := c.IO.In(uint16(c.R[RDX]), int(sz))
+			v := c.ioIn(uint16(c.R[RDX]), int(sz))
 			c.wrN(la, sz, uint64(v))
 			c.setAddrReg(RDI, am, di+step)
 		case x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
 			v := c.rdN(c.linR(src, si, int(sz)), sz)
-			c.IO.Out(uint16(c.R[RDX]), int(sz), uint32(v))
+			c.ioOut(uint16(c.R[RDX]), int(sz), uint32(v))
 			c.setAddrReg(RSI, am, si+step)
 		}
 		if !rep {
@@ -156,6 +156,20 @@ func (c *CPU) checkIO(port uint16, size int) {
 	}
 }
 
+func (c *CPU) ioIn(port uint16, size int) uint32 {
+	if h := c.sh.Hooks; h != nil && h.IO != nil {
+		h.IO(c, port, size, false, 0)
+	}
+	return c.IO.In(port, size)
+}
+
+func (c *CPU) ioOut(port uint16, size int, v uint32) {
+	if h := c.sh.Hooks; h != nil && h.IO != nil {
+		h.IO(c, port, size, true, v)
+	}
+	c.IO.Out(port, size, v)
+}
+
 func (c *CPU) in(op *tb.Op) {
 	var port uint16
 	if op.Args[1].Kind == okImm {
@@ -165,7 +179,7 @@ func (c *CPU) in(op *tb.Op) {
 	}
 	sz := op.Args[0].Size
 	c.checkIO(port, int(sz))
-	v := c.IO.In(port, int(sz))
+	v := c.ioIn(port, int(sz))
 	c.setReg(&op.Args[0], uint64(v))
 }
 
@@ -178,6 +192,6 @@ func (c *CPU) out(op *tb.Op) {
 	}
 	sz := op.Args[1].Size
 	c.checkIO(port, int(sz))
-	c.IO.Out(port, int(sz), uint32(c.getReg(&op.Args[1])))
+	c.ioOut(port, int(sz), uint32(c.getReg(&op.Args[1])))
 	c.stopTB = true // a device may have raised an interrupt or stopped the machine
 }

@@ -438,5 +438,13 @@ func (c *CPU) genTB(pc, physPC uint64, host []byte) *tb.TB {
 		}
 	}
 	t.NInsns = len(t.Ops)
+	if host == nil {
+		// Code outside RAM/ROM is not cached or protected.
+		return t
+	}
+	c.linkTB(t)
+	if h := c.sh.Hooks; h != nil && h.TBGen != nil {
+		h.TBGen(c, t)
+	}
 	return t
 }

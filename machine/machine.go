@@ -82,7 +82,11 @@ type Machine struct {
 
 	Image *loader.Image
 
+	shared *cpu.Shared
+
 	sealed   bool
+	workers  []*vcpuWorker
+	catch    catchState
 	stopReq  atomic.Bool
 	resetReq bool
 	exit     *Stop
@@ -213,13 +217,32 @@ func (m *Machine) Start() error {
 	m.Mem.Seal()
 	m.sealed = true
 	sh := &cpu.Shared{Mem: m.Mem, TBs: m.TBs, Hooks: m.cfg.Hooks}
+	m.shared = sh
 	for i := 0; i < m.cfg.CPUs; i++ {
 		c := cpu.New(cpu.Config{ID: i, Shared: sh, Intc: m.PIC})
 		sh.CPUs = append(sh.CPUs, c)
 	}
 	m.CPUs = sh.CPUs
+	for _, c := range m.CPUs {
+		m.workers = append(m.workers, startWorker(c))
+	}
 	m.applyEntry()
 	return nil
+}
+
+// Close stops the vCPU goroutines. A parked vCPU (inside a catchpoint) is
+// released first. The machine cannot run afterwards.
+func (m *Machine) Close() {
+	for _, w := range m.workers {
+		if w.parked {
+			w.parked = false
+			w.resume <- struct{}{}
+			<-w.done
+		}
+		close(w.turn)
+		<-w.gone
+	}
+	m.workers = nil
 }
 
 func (m *Machine) applyEntry() {
@@ -295,6 +318,9 @@ type Stop struct {
 	Err    error
 	// Watch is the watchpoint hit (StopWatchpoint).
 	Watch *cpu.WatchHit
+	// Catch is the catchpoint event (StopCatch); the vCPU goroutine is
+	// parked inside the code path until the next Run.
+	Catch *CatchEvent
 }
 
 // Pause asks Run to return StopPaused at the next quantum boundary. It may
@@ -311,16 +337,10 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 	if !m.sealed {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine not started")}
 	}
-	workers := make([]*vcpuWorker, len(m.CPUs))
-	for i, c := range m.CPUs {
-		workers[i] = startWorker(c)
+	workers := m.workers
+	if workers == nil {
+		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine closed")}
 	}
-	defer func() {
-		for _, w := range workers {
-			close(w.turn)
-			<-w.gone
-		}
-	}()
 	m.stopReq.Store(false)
 	for {
 		if m.exit != nil {
@@ -339,8 +359,25 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		var ran uint64
 		for i, w := range workers {
 			before := m.CPUs[i].ICount
-			w.turn <- m.cfg.Quantum
-			ex := <-w.done
+			m.catch.running.Store(true)
+			if w.parked {
+				// Resume the vCPU inside the code path it was parked in.
+				w.parked = false
+				w.resume <- struct{}{}
+			} else {
+				w.turn <- m.cfg.Quantum
+			}
+			var ex cpu.Exit
+			select {
+			case ex = <-w.done:
+			case ev := <-m.catch.events:
+				m.catch.running.Store(false)
+				w.parked = true
+				ran += m.CPUs[i].ICount - before
+				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+				return &Stop{Kind: StopCatch, CPU: i, Catch: ev}
+			}
+			m.catch.running.Store(false)
 			ran += m.CPUs[i].ICount - before
 			switch ex.Reason {
 			case cpu.ExitInternalError:
@@ -413,15 +450,18 @@ func (m *Machine) reset() {
 }
 
 type vcpuWorker struct {
-	c    *cpu.CPU
-	turn chan uint64
-	done chan cpu.Exit
-	gone chan struct{}
+	c      *cpu.CPU
+	turn   chan uint64
+	done   chan cpu.Exit
+	gone   chan struct{}
+	resume chan struct{} // releases a vCPU parked in a catchpoint
+	parked bool          // owned by the main loop
 }
 
 // startWorker starts the goroutine of one vCPU, labelled "CPU n/TCG".
 func startWorker(c *cpu.CPU) *vcpuWorker {
-	w := &vcpuWorker{c: c, turn: make(chan uint64), done: make(chan cpu.Exit), gone: make(chan struct{})}
+	w := &vcpuWorker{c: c, turn: make(chan uint64), done: make(chan cpu.Exit), gone: make(chan struct{}),
+		resume: make(chan struct{})}
 	go func() {
 		name := fmt.Sprintf("CPU %d/TCG", c.ID)
 		pprof.Do(context.Background(), pprof.Labels("glassbox.thread", name), func(context.Context) {

@@ -58,6 +58,15 @@ type Stop struct {
 	Err        error
 	// PC is the stopped vCPU's linear PC.
 	PC uint64
+	// Catch describes a fired catchpoint ("catchpoint" stops).
+	Catch *CatchHit
+}
+
+// CatchHit describes a fired catchpoint.
+type CatchHit struct {
+	ID     int
+	Kind   string
+	Detail string
 }
 
 // WatchHit describes a data watchpoint trigger.
@@ -86,6 +95,10 @@ func (s *Stop) String() string {
 		}
 	case "error":
 		return fmt.Sprintf("emulator error: %v", s.Err)
+	case "catchpoint":
+		if s.Catch != nil {
+			return fmt.Sprintf("catchpoint %d (%s) on CPU %d: %s", s.Catch.ID, s.Catch.Kind, s.CPU, s.Catch.Detail)
+		}
 	}
 	return fmt.Sprintf("%s on CPU %d at pc %#x", s.Reason, s.CPU, s.PC)
 }
@@ -114,6 +127,9 @@ func (t *Target) convert(st *machine.Stop) *Stop {
 		s.Reason = "step"
 	case machine.StopCatch:
 		s.Reason = "catchpoint"
+		if st.Catch != nil {
+			s.Catch = &CatchHit{ID: st.Catch.ID, Kind: st.Catch.Kind, Detail: st.Catch.Detail}
+		}
 	}
 	if s.CPU >= 0 && s.CPU < len(t.m.CPUs) {
 		s.PC = t.m.CPUs[s.CPU].PC()
@@ -187,6 +203,9 @@ func (t *Target) Step(cpuID int, n int) *Stop {
 		}
 		if st, ok := t.m.DebugExit.Exited(); ok {
 			s = &Stop{Reason: "exited", CPU: cpuID, ExitStatus: st}
+		}
+		if ev := t.m.TakePendingCatch(); ev != nil {
+			s = &Stop{Reason: "catchpoint", CPU: cpuID, Catch: &CatchHit{ID: ev.ID, Kind: ev.Kind, Detail: ev.Detail}}
 		}
 		if s.Reason != "step" {
 			break
@@ -361,6 +380,49 @@ func (t *Target) Breakpoints() ([]Breakpoint, []Watchpoint) {
 	}
 	sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
 	return bs, ws
+}
+
+// Catchpoint is an armed catchpoint inside the emulator.
+type Catchpoint struct {
+	ID     int
+	Kind   string
+	Arg    uint64
+	HasArg bool
+	Hits   uint64
+}
+
+// CatchKinds maps each catchpoint kind to what its optional argument
+// filters on ("" when it takes none).
+func CatchKinds() map[string]string { return machine.CatchKinds }
+
+// AddCatch arms a catchpoint: when it fires the vCPU goroutine stays
+// parked inside the emulator code path until the guest is resumed.
+func (t *Target) AddCatch(kind string, arg uint64, hasArg bool) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cp, err := t.m.AddCatch(kind, arg, hasArg)
+	if err != nil {
+		return 0, err
+	}
+	return cp.ID, nil
+}
+
+// DeleteCatch removes a catchpoint.
+func (t *Target) DeleteCatch(id int) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m.DeleteCatch(id)
+}
+
+// Catchpoints lists the armed catchpoints.
+func (t *Target) Catchpoints() []Catchpoint {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Catchpoint
+	for _, c := range t.m.Catchpoints() {
+		out = append(out, Catchpoint{ID: c.ID, Kind: c.Kind, Arg: c.Arg, HasArg: c.HasArg, Hits: c.Hits})
+	}
+	return out
 }
 
 // Mtree writes the memory map.

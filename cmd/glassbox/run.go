@@ -219,6 +219,7 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err := m.Start(); err != nil {
 		return 2, err
 	}
+	defer m.Close()
 	t := target.New(m)
 	if o.startPaused {
 		t.Hold()
