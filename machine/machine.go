@@ -226,6 +226,7 @@ func (m *Machine) Start() error {
 	for _, c := range m.CPUs {
 		m.workers = append(m.workers, startWorker(c))
 	}
+	m.installHooks() // catchpoints armed before Start
 	m.applyEntry()
 	return nil
 }
