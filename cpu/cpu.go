@@ -329,6 +329,7 @@ type CPU struct {
 	bpSkip      bool
 	watchActive bool
 	singleStep  bool
+	stepIRQ     bool
 	stepDone    bool
 	needOuter   bool
 	repYield    bool

@@ -154,6 +154,14 @@ func (c *CPU) takeWatchHit() *WatchHit {
 // SetSingleStep makes Exec run one instruction and return ExitStep.
 func (c *CPU) SetSingleStep(on bool) { c.singleStep = on }
 
+// SetStepIRQ chooses whether a single step may take a pending interrupt
+// (default false, like QEMU's default single-step flags).
+func (c *CPU) SetStepIRQ(on bool) { c.stepIRQ = on }
+
+// SkipBreakpointOnce lets the next Exec start at a breakpoint address
+// without stopping there (resuming from a breakpoint).
+func (c *CPU) SkipBreakpointOnce() { c.bpSkip = true }
+
 func (c *CPU) recordHistory(t *tb.TB) {
 	c.dbg.history[c.dbg.histPos] = t.ID
 	c.dbg.histPos = (c.dbg.histPos + 1) % historySize

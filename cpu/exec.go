@@ -67,7 +67,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 		if c.waitSIPI {
 			return Exit{Reason: ExitWaitSIPI}
 		}
-		if !c.inhibit {
+		if !c.inhibit && (!c.singleStep || c.stepIRQ) {
 			if c.nmiPend {
 				c.nmiPend = false
 				c.Halted = false

@@ -325,10 +325,14 @@ type Stop struct {
 }
 
 // Pause asks Run to return StopPaused at the next quantum boundary. It may
-// be called from any goroutine.
+// be called from any goroutine; a pause requested while Run is not
+// executing makes the next Run return at once (ClearPause drops it).
 func (m *Machine) Pause() {
 	m.stopReq.Store(true)
 }
+
+// ClearPause drops a pending pause request.
+func (m *Machine) ClearPause() { m.stopReq.Store(false) }
 
 // Run executes the guest until it exits, shuts down, halts forever, is
 // paused or ctx is canceled. It may be called again after a pause.
@@ -342,7 +346,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 	if workers == nil {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine closed")}
 	}
-	m.stopReq.Store(false)
+	// A pause requested before Run started is honoured (see ClearPause).
 	for {
 		if m.exit != nil {
 			s := m.exit

@@ -17,6 +17,7 @@ type runner struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	holds   int
+	active  bool // RunUntilExit is executing the guest
 	stopped bool // stopped at an event with nobody attached
 	onStop  []func(*Stop)
 }
@@ -26,14 +27,17 @@ func (t *Target) r() *runner {
 	return &t.run
 }
 
-// Hold stops background running (the guest is paused at the next quantum
-// boundary) until the matching Release.
+// Hold stops background running until the matching Release. It returns
+// once the background runner has stopped the guest.
 func (t *Target) Hold() {
 	r := t.r()
 	r.mu.Lock()
 	r.holds++
+	for r.active {
+		t.Pause()
+		r.cond.Wait()
+	}
 	r.mu.Unlock()
-	t.Pause()
 }
 
 // Release undoes one Hold and lets background running resume.
@@ -72,14 +76,20 @@ func (t *Target) RunUntilExit(ctx context.Context) *Stop {
 		for (r.holds > 0 || r.stopped) && ctx.Err() == nil && !t.Exited() {
 			r.cond.Wait()
 		}
-		r.mu.Unlock()
-		if t.Exited() {
+		if t.Exited() || ctx.Err() != nil {
+			r.mu.Unlock()
+			if ctx.Err() != nil && !t.Exited() {
+				return &Stop{Reason: "paused", Err: ctx.Err()}
+			}
 			return t.LastStop()
 		}
-		if ctx.Err() != nil {
-			return &Stop{Reason: "paused", Err: ctx.Err()}
-		}
-		st := t.Continue(ctx)
+		r.active = true
+		r.mu.Unlock()
+		st := t.runBackground(ctx)
+		r.mu.Lock()
+		r.active = false
+		r.cond.Broadcast()
+		r.mu.Unlock()
 		if st.Terminal() {
 			return st
 		}
@@ -93,6 +103,17 @@ func (t *Target) RunUntilExit(ctx context.Context) *Stop {
 			}
 		}
 	}
+}
+
+// runBackground is Continue for the background runner: it keeps a pause
+// requested by Hold between the hold check and the start of the run.
+func (t *Target) runBackground(ctx context.Context) *Stop {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exited {
+		return t.last
+	}
+	return t.continueLocked(ctx)
 }
 
 // Wake makes RunUntilExit re-check its state (after the guest exited

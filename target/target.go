@@ -157,6 +157,16 @@ func (t *Target) Continue(ctx context.Context) *Stop {
 	if t.exited {
 		return t.last
 	}
+	t.m.ClearPause()
+	return t.continueLocked(ctx)
+}
+
+// continueLocked runs the guest; t.mu is held. A breakpoint at a vCPU's
+// current PC does not stop it again immediately (resuming from it).
+func (t *Target) continueLocked(ctx context.Context) *Stop {
+	for _, c := range t.m.CPUs {
+		c.SkipBreakpointOnce()
+	}
 	t.running.Store(true)
 	st := t.m.Run(ctx)
 	t.running.Store(false)
@@ -178,6 +188,7 @@ func (t *Target) Step(cpuID int, n int) *Stop {
 	}
 	var s *Stop
 	for i := 0; i < n; i++ {
+		c.SkipBreakpointOnce()
 		c.SetSingleStep(true)
 		ex := c.Exec(1)
 		c.SetSingleStep(false)
@@ -220,8 +231,18 @@ func (t *Target) Step(cpuID int, n int) *Stop {
 }
 
 // Pause asks a running guest to stop at the next quantum boundary. Safe
-// from any goroutine; a no-op when stopped.
+// from any goroutine.
 func (t *Target) Pause() { t.m.Pause() }
+
+// SetStepIRQ chooses whether single steps may take pending interrupts
+// (default: no, as QEMU).
+func (t *Target) SetStepIRQ(on bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.m.CPUs {
+		c.SetStepIRQ(on)
+	}
+}
 
 // Running reports whether Continue is executing the guest.
 func (t *Target) Running() bool { return t.running.Load() }
