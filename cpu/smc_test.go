@@ -171,3 +171,40 @@ func TestTLBFlags(t *testing.T) {
 		t.Fatal("INVLPG must drop the page")
 	}
 }
+
+type fakeIntc struct{ pending bool }
+
+func (f *fakeIntc) Pending() bool { return f.pending }
+func (f *fakeIntc) Ack() uint8    { f.pending = false; return 0x20 }
+
+// A single step does not take a pending interrupt unless SetStepIRQ(true);
+// a normal run does.
+func TestSingleStepMasksInterrupts(t *testing.T) {
+	// sti; nop; nop; hlt  — IVT-free: use real mode with vector 0x20 at 0x3000
+	c, m := testCPU(t, 1<<20, []byte{0xfb, 0x90, 0x90, 0xf4})
+	c.SetControl(CR0_ET, 0, 0, 0)
+	c.SetSegment(CS, 0, 0, 0xFFFF, 0x93)
+	c.SetSegment(SS, 0, 0, 0xFFFF, 0x93)
+	c.R[RSP] = 0x8000
+	put32(m, 0x20*4, 0x3000) // IVT[0x20] = 0000:3000
+	m[0x3000] = 0xf4
+	ic := &fakeIntc{}
+	c.SetIntController(ic)
+	step := func() {
+		c.SetSingleStep(true)
+		c.Exec(1)
+		c.SetSingleStep(false)
+	}
+	step() // sti (interrupt shadow)
+	step() // nop
+	ic.pending = true
+	step()
+	if c.EIP != 0x1003 || !ic.pending {
+		t.Fatalf("step took the interrupt: eip=%#x pending=%v", c.EIP, ic.pending)
+	}
+	c.SetStepIRQ(true)
+	step()
+	if ic.pending || c.EIP < 0x3000 {
+		t.Fatalf("with step irq on the interrupt must be delivered: eip=%#x", c.EIP)
+	}
+}

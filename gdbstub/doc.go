@@ -57,11 +57,10 @@
 // instruction completed, as on x86 hardware, so gdb's old/new values are
 // right.
 //
-// Single-step uses target.Step: one instruction on one vCPU. Unlike QEMU's
-// default (SSTEP_NOIRQ), an interrupt that is pending and enabled is
-// delivered before the stepped instruction, because target.Step has no
-// way to mask it; `monitor sstep irq off` reports that. A step that starts
-// on a breakpoint address still executes the instruction.
+// Single-step uses target.Step: one instruction on one vCPU. As QEMU's
+// default (SSTEP_NOIRQ), pending interrupts are not taken during a single
+// step; `monitor sstep irq on` lets them in. A step that starts on a
+// breakpoint address executes the instruction.
 //
 // # Registers
 //

@@ -105,14 +105,9 @@ func (cn *conn) monitor(cmd string, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if !v {
-			// target.Step has no knob to mask interrupts: a pending
-			// interrupt is delivered before the stepped instruction.
-			return fmt.Errorf("sstep irq off: not yet: single-steps always let a pending interrupt in " +
-				"(the debug interface has no way to mask them for one step)")
-		}
-		cn.s.sstepIRQ = true
-		fmt.Fprintln(w, "sstep irq on")
+		cn.s.sstepIRQ = v
+		cn.t.SetStepIRQ(v)
+		fmt.Fprintf(w, "sstep irq %s\n", onOff(v))
 		return nil
 	}
 	if cn.s.cfg.Monitor != nil {

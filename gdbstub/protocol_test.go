@@ -943,7 +943,10 @@ func TestMonitor(t *testing.T) {
 	if out := mon("frobnicate"); !strings.Contains(out, "unknown monitor command") {
 		t.Errorf("unknown: %q", out)
 	}
-	if out := mon("sstep irq off"); !strings.Contains(out, "not yet") {
+	if out := mon("sstep"); out != "sstep irq off\n" {
+		t.Errorf("sstep default: %q (single steps mask interrupts by default, as QEMU)", out)
+	}
+	if out := mon("sstep irq off"); out != "sstep irq off\n" {
 		t.Errorf("sstep irq off: %q", out)
 	}
 	if out := mon("sstep irq on"); out != "sstep irq on\n" {

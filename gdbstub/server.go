@@ -87,7 +87,7 @@ func New(t *target.Target, cfg Config) (*Server, error) {
 		a = ArchI386
 	}
 	s := &Server{t: t, cfg: cfg, lay: layouts[a], force16: force16, conns: map[net.Conn]bool{}, adopted: cfg.AdoptHold,
-		sstepIRQ: true}
+		sstepIRQ: false}
 	return s, nil
 }
 
