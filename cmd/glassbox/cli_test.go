@@ -138,3 +138,16 @@ func TestDemoDefault(t *testing.T) {
 		t.Fatalf("status %d, output:\n%s\nstderr:\n%s", st, out, errs)
 	}
 }
+
+// TestStats: -stats reports execution counters after the run.
+func TestStats(t *testing.T) {
+	st, _, errs := runMain(t, "run", "-stats")
+	if st != 0 {
+		t.Fatalf("status %d", st)
+	}
+	for _, want := range []string{"instructions", "MIPS", "TBs generated", "jump-cache hit rate", "CPU 0 TLB", "peak RSS"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stats lack %q:\n%s", want, errs)
+		}
+	}
+}

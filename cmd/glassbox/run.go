@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 
 	"glassbox/guests"
 	"glassbox/loader"
@@ -230,6 +231,10 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 			return 2, err
 		}
 		defer stop()
+	}
+	start := time.Now()
+	if o.stats {
+		defer func() { writeStats(stderr, m, time.Since(start)) }()
 	}
 	if o.repl {
 		return runREPL(t, o, stdin, stdout, stderr), nil
