@@ -14,13 +14,24 @@ import (
 func (c *CPU) alu(op *tb.Op, k x86asm.Op) {
 	sz := op.Size
 	m := sizeMask(sz)
-	var a, la uint64
-	if k == x86asm.CMP || k == x86asm.TEST {
+	var a, la, b uint64
+	// Fast operand fetch for the common register forms.
+	a0, a1 := &op.Args[0], &op.Args[1]
+	if a0.Kind == okReg {
+		a = c.R[a0.Reg] & m
+	} else if k == x86asm.CMP || k == x86asm.TEST {
 		a = c.rd(op, 0)
 	} else {
 		a, la = c.rmw(op)
 	}
-	b := c.rd(op, 1) & m
+	switch a1.Kind {
+	case okReg:
+		b = c.R[a1.Reg] & m
+	case okImm:
+		b = op.Imm & m
+	default:
+		b = c.rd(op, 1) & m
+	}
 	var r uint64
 	switch k {
 	case x86asm.ADD:

@@ -199,16 +199,18 @@ func (c *CPU) cond(cc uint8) bool {
 }
 
 func (c *CPU) setAdd(size uint8, a, b, res, carry uint64) {
-	c.cc = lazyFlags{op: ccAdd, size: size, a: a, b: b, res: res, carry: carry}
+	l := &c.cc
+	l.op, l.size, l.a, l.b, l.res, l.carry = ccAdd, size, a, b, res, carry
 }
 
 func (c *CPU) setSub(size uint8, a, b, res, carry uint64) {
-	c.cc = lazyFlags{op: ccSub, size: size, a: a, b: b, res: res, carry: carry}
+	l := &c.cc
+	l.op, l.size, l.a, l.b, l.res, l.carry = ccSub, size, a, b, res, carry
 }
 
 func (c *CPU) setLogic(size uint8, res uint64) {
-	c.flags &^= FLAG_AF
-	c.cc = lazyFlags{op: ccLogic, size: size, res: res}
+	l := &c.cc
+	l.op, l.size, l.res = ccLogic, size, res
 }
 
 // setResultFlags sets ZF/SF/PF from res and the given CF/OF/AF bits.
