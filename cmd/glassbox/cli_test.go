@@ -151,3 +151,30 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+// TestSerialInput: with -serial stdio, stdin reaches the guest's COM1
+// receiver. The ROM echoes bytes until it reads 'q', then exits with 5.
+func TestSerialInput(t *testing.T) {
+	echo := []byte{
+		0xba, 0xfd, 0x03, // 0: mov dx, 0x3fd
+		0xec,       // in al, dx
+		0xa8, 0x01, // test al, 1
+		0x74, 0xf8, // jz 0
+		0xba, 0xf8, 0x03, // mov dx, 0x3f8
+		0xec,       // in al, dx
+		0x3c, 0x71, // cmp al, 'q'
+		0x74, 0x03, // je done
+		0xee,       // out dx, al
+		0xeb, 0xed, // jmp 0
+		0xb0, 0x05, 0xe6, 0xf4, // done: mov al, 5; out 0xf4, al
+	}
+	rom := make([]byte, 64<<10)
+	copy(rom[0xFF00:], echo)
+	copy(rom[0xFFF0:], []byte{0xE9, 0x0D, 0xFF})
+	p := writeFile(t, "echo.rom", rom)
+	var out, errb bytes.Buffer
+	st := Main([]string{"run", "-bios", p}, strings.NewReader("hi there\nq"), &out, &errb)
+	if st != 11 || out.String() != "hi there\n" {
+		t.Fatalf("status %d output %q stderr %s", st, out.String(), errb.String())
+	}
+}

@@ -9,8 +9,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 )
 
 func main() {
@@ -23,3 +25,8 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func errorf(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// pprofLabel runs fn with the goroutine labelled for host stack dumps.
+func pprofLabel(name string, fn func()) {
+	pprof.Do(context.Background(), pprof.Labels("glassbox.thread", name), func(context.Context) { fn() })
+}

@@ -232,6 +232,9 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 		}
 		defer stop()
 	}
+	if o.serial == "stdio" && !o.repl && stdin != nil {
+		go feedSerial(m, stdin)
+	}
 	start := time.Now()
 	if o.stats {
 		defer func() { writeStats(stderr, m, time.Since(start)) }()
@@ -271,6 +274,23 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 	}
 	fmt.Fprintf(stderr, "glassbox: stopped: %v\n", st)
 	return 2
+}
+
+// feedSerial copies stdin to COM1's receive queue (the machine loop moves
+// it into the UART FIFO between quanta). It ends at EOF.
+func feedSerial(m *machine.Machine, stdin io.Reader) {
+	pprofLabel("uart-input", func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := stdin.Read(buf)
+			if n > 0 {
+				m.UART.Feed(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 }
 
 // readModules reads -initrd "file args,file2 args".
