@@ -107,12 +107,15 @@ type Result struct {
 	Pass     int
 	Fail     int
 	Excluded map[string]int
+	// Masked counts tests compared under the "c0-of" flag-mask rule.
+	Masked int
 	// Failures holds the first few failure descriptions.
 	Failures []string
 }
 
 // Runner executes tests on one reusable CPU.
 type Runner struct {
+	masked int // tests whose flag mask rule "c0-of" applied (they still must pass)
 	mem *memmap.Space
 	ram []byte
 	cpu *cpu.CPU
@@ -226,6 +229,7 @@ func (r *Runner) Run(file string, t *Test) string {
 	}
 	if m := c0OFMask(file, t); m != 0 {
 		mask &= m
+		r.masked++
 	}
 	want := func(name string) int {
 		if v, ok := t.Final.Regs[name]; ok {
@@ -346,6 +350,7 @@ func (r *Runner) RunFile(path string) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{File: filepath.Base(path), Excluded: map[string]int{}}
+	r.masked = 0
 	for i := range ts {
 		out := r.Run(path, &ts[i])
 		switch {
@@ -360,5 +365,6 @@ func (r *Runner) RunFile(path string) (Result, error) {
 			}
 		}
 	}
+	res.Masked = r.masked
 	return res, nil
 }
