@@ -116,10 +116,10 @@ type Result struct {
 // Runner executes tests on one reusable CPU.
 type Runner struct {
 	masked int // tests whose flag mask rule "c0-of" applied (they still must pass)
-	mem *memmap.Space
-	ram []byte
-	cpu *cpu.CPU
-	tbs *tb.Cache
+	mem    *memmap.Space
+	ram    []byte
+	cpu    *cpu.CPU
+	tbs    *tb.Cache
 }
 
 // NewRunner builds a 16 MiB flat machine (A20 on, no devices).
