@@ -1,0 +1,121 @@
+package cpu
+
+import (
+	"testing"
+)
+
+// Exception-frame tests in 32-bit protected mode (SDM Vol. 3 §6.12):
+// same-privilege frames, privilege-changing frames with the TSS stack,
+// and the virtual-8086 frame.
+
+const (
+	gdtBase = 0x500
+	idtBase = 0x8000
+	tssBase = 0x7000
+	handler = 0x9000
+	kstack  = 0x6F00 // TSS.ESP0
+)
+
+// pmSetup builds a GDT (0x08 code0, 0x10 data0, 0x1B code3, 0x23 data3,
+// 0x28 TSS), an IDT whose gates all point at a HLT handler, and a TSS.
+func pmSetup(t *testing.T, code []byte) (*CPU, []byte) {
+	c, m := testCPU(t, 1<<20, code)
+	put64(m, gdtBase+0x08, 0x00CF9B000000FFFF)
+	put64(m, gdtBase+0x10, 0x00CF93000000FFFF)
+	put64(m, gdtBase+0x18, 0x00CFFB000000FFFF)
+	put64(m, gdtBase+0x20, 0x00CFF3000000FFFF)
+	// 32-bit available TSS at tssBase, limit 0x67
+	put64(m, gdtBase+0x28, 0x0000890000000067|uint64(tssBase)<<16)
+	c.GDTR = DTable{Base: gdtBase, Limit: 0x2F}
+	for v := uint64(0); v < 256; v++ {
+		// 32-bit interrupt gate, DPL 3, selector 0x08, offset handler
+		put64(m, idtBase+8*v, uint64(handler&0xFFFF)|0x08<<16|uint64(0xEE00)<<32|uint64(handler>>16)<<48)
+	}
+	c.IDTR = DTable{Base: idtBase, Limit: 0x7FF}
+	m[handler] = 0xF4
+	put32(m, tssBase+4, kstack) // ESP0
+	put32(m, tssBase+8, 0x10)   // SS0
+	put32(m, tssBase+0x66, 0x68<<16)
+	c.loadTR(0x28)
+	return c, m
+}
+
+func stackWords(m []byte, sp uint64, n int) []uint32 {
+	w := make([]uint32, n)
+	for i := range w {
+		w[i] = get32(m, sp+uint64(4*i))
+	}
+	return w
+}
+
+func TestFrameGPSamePrivilege(t *testing.T) {
+	// mov ax, 0x33 (bad selector: beyond the GDT limit); mov ds, ax
+	c, m := pmSetup(t, []byte{0x66, 0xb8, 0x33, 0x00, 0x8e, 0xd8})
+	esp := c.R[RSP]
+	runHalt(t, c)
+	if c.EIP != handler+1 {
+		t.Fatalf("eip %#x, want the handler", c.EIP)
+	}
+	f := stackWords(m, c.R[RSP], 4)
+	if c.R[RSP] != esp-16 || f[0] != 0x30 || f[1] != 0x1004 || f[2] != 0x08 || f[3]&2 == 0 {
+		t.Fatalf("frame %#x at esp %#x (want err=0x30 eip=0x1004 cs=0x08 eflags at %#x)", f, c.R[RSP], esp-16)
+	}
+}
+
+func TestFramePFFromRing3(t *testing.T) {
+	// ring-3 code: mov eax, [0x400000]  (4 MiB: not mapped by the PSE PDE)
+	c, m := pmSetup(t, []byte{0xa1, 0x00, 0x00, 0x40, 0x00})
+	put32(m, 0x20000, 0x0|PTE_P|PTE_RW|PTE_US|PTE_PS) // first 4 MiB, user
+	c.SetControl(CR0_PE|CR0_PG|CR0_ET, 0x20000, CR4_PSE, 0)
+	c.SetSegment(CS, 0x1B, 0, 0xFFFFFFFF, 0xC0FB)
+	c.SetSegment(SS, 0x23, 0, 0xFFFFFFFF, 0xC0F3)
+	c.SetSegment(DS, 0x23, 0, 0xFFFFFFFF, 0xC0F3)
+	c.R[RSP] = 0x50000
+	runHalt(t, c)
+	if c.CPL() != 0 || c.R[RSP] != kstack-24 || c.CR2 != 0x400000 {
+		t.Fatalf("cpl=%d esp=%#x cr2=%#x", c.CPL(), c.R[RSP], c.CR2)
+	}
+	f := stackWords(m, c.R[RSP], 6)
+	want := []uint32{PFERR_U, 0x1000, 0x1B, f[3], 0x50000, 0x23}
+	for i := range want {
+		if f[i] != want[i] {
+			t.Fatalf("frame %#x, want %#x (err, eip, cs, eflags, esp, ss)", f, want)
+		}
+	}
+}
+
+func TestFrameV86(t *testing.T) {
+	// v86 code at linear 0x1000 (CS=0x0100, IP=0): int 0x30
+	c, m := pmSetup(t, nil)
+	copy(m[0x1000:], []byte{0xcd, 0x30})
+	// Build an IRET frame to v86 mode on the ring-0 stack and execute IRET.
+	sp := uint64(0x5000)
+	frame := []uint32{0x0000, 0x0100, 0x20002 | 3<<12, 0x0200, 0x0300, 0x11, 0x22, 0x33, 0x44}
+	// eip, cs, eflags(VM|IOPL3), esp, ss, es, ds, fs, gs
+	for i, v := range frame {
+		put32(m, sp+uint64(4*i), v)
+	}
+	copy(m[0x1800:], []byte{0xcf}) // iret at 0x1800
+	c.EIP = 0x1800
+	c.R[RSP] = sp
+	runHalt(t, c)
+	if c.Mode() != ModeProt32 || c.EIP != handler+1 || c.R[RSP] != kstack-36 {
+		t.Fatalf("mode %v eip %#x esp %#x", c.Mode(), c.EIP, c.R[RSP])
+	}
+	f := stackWords(m, c.R[RSP], 9)
+	// eip (after int), cs, eflags, esp, ss, es, ds, fs, gs
+	want := []uint32{0x0002, 0x0100, f[2], 0x0200, 0x0300, 0x11, 0x22, 0x33, 0x44}
+	for i := range want {
+		if f[i] != want[i] {
+			t.Fatalf("v86 frame %#x, want %#x", f, want)
+		}
+	}
+	if f[2]&FLAG_VM == 0 {
+		t.Fatalf("pushed EFLAGS %#x lacks VM", f[2])
+	}
+	for _, s := range []int{DS, ES, FS, GS} {
+		if c.Seg[s].Sel != 0 {
+			t.Fatalf("%s not cleared on exit from v86: %#x", SegNames[s], c.Seg[s].Sel)
+		}
+	}
+}
