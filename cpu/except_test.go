@@ -119,3 +119,64 @@ func TestFrameV86(t *testing.T) {
 		}
 	}
 }
+
+// TestDescriptorChecks: MOV to DS/SS with the SDM's checks (Vol. 2 MOV,
+// Vol. 3 §5.5-5.6): each case raises the right vector and error code.
+func TestDescriptorChecks(t *testing.T) {
+	type tc struct {
+		name   string
+		seg    int
+		sel    uint16
+		cpl    int
+		desc   uint64 // written at GDT slot 0x30
+		vector int    // -1: no fault
+		code   uint32
+	}
+	const slot = 0x30
+	cases := []tc{
+		{"null into DS is allowed", DS, 0, 0, 0, -1, 0},
+		{"null into SS", SS, 0, 0, 0, VecGP, 0},
+		{"beyond GDT limit", DS, 0x40, 0, 0, VecGP, 0x40},
+		{"data ok", DS, slot, 0, 0x00CF93000000FFFF, -1, 0},
+		{"data not present", DS, slot, 0, 0x00CF13000000FFFF, VecNP, slot},
+		{"execute-only code into DS", DS, slot, 0, 0x00CF99000000FFFF, VecGP, slot},
+		{"readable code into DS", DS, slot, 0, 0x00CF9B000000FFFF, -1, 0},
+		{"DPL 0 data from CPL 3", DS, slot | 3, 3, 0x00CF93000000FFFF, VecGP, slot},
+		{"conforming code from CPL 3", DS, slot | 3, 3, 0x00CF9F000000FFFF, -1, 0},
+		{"SS with RPL != CPL", SS, slot | 1, 0, 0x00CF93000000FFFF, VecGP, slot},
+		{"read-only data into SS", SS, slot, 0, 0x00CF91000000FFFF, VecGP, slot},
+		{"SS not present", SS, slot, 0, 0x00CF13000000FFFF, VecSS, slot},
+		{"system descriptor into DS", DS, slot, 0, 0x0000890000000067, VecGP, slot},
+	}
+	for _, x := range cases {
+		c, m := pmSetup(t, nil)
+		c.GDTR.Limit = 0x37
+		put64(m, gdtBase+slot, x.desc)
+		if x.cpl == 3 {
+			c.SetSegment(CS, 0x1B, 0, 0xFFFFFFFF, 0xC0FB)
+		}
+		var got *Exception
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					if r != errGuestFault {
+						panic(r)
+					}
+					e := c.exc
+					got = &e
+				}
+			}()
+			c.loadSegData(x.seg, x.sel)
+		}()
+		switch {
+		case x.vector < 0 && got != nil:
+			t.Errorf("%s: unexpected %s(%#x)", x.name, VectorNames[got.Vector], got.Code)
+		case x.vector >= 0 && got == nil:
+			t.Errorf("%s: no fault, want %s(%#x)", x.name, VectorNames[x.vector], x.code)
+		case x.vector >= 0 && (got.Vector != x.vector || got.Code != x.code):
+			t.Errorf("%s: %s(%#x), want %s(%#x)", x.name, VectorNames[got.Vector], got.Code, VectorNames[x.vector], x.code)
+		case x.vector < 0 && x.sel&^3 != 0 && get64(m, gdtBase+slot)&(1<<40) == 0:
+			t.Errorf("%s: accessed bit not set in the descriptor", x.name)
+		}
+	}
+}
