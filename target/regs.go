@@ -129,12 +129,20 @@ func (t *Target) SetReg(i int, name string, v uint64) error {
 		default:
 			cr4 = v
 		}
-		c.SetControl(cr0, cr3, cr4, c.EFER)
+		efer := c.EFER &^ cpu.EFER_LMA
+		if cr0&cpu.CR0_PG != 0 && efer&cpu.EFER_LME != 0 {
+			efer |= cpu.EFER_LMA // as MOV to CR0 does (SDM Vol. 3 §10.8.5)
+		}
+		c.SetControl(cr0, cr3, cr4, efer)
 	case "cr2":
 		c.CR2 = v
 	case "cr8":
 		c.CR8 = v & 15
 	case "efer":
+		v &^= cpu.EFER_LMA
+		if c.CR0&cpu.CR0_PG != 0 && v&cpu.EFER_LME != 0 {
+			v |= cpu.EFER_LMA
+		}
 		c.SetControl(c.CR0, c.CR3, c.CR4, v)
 	case "fs_base":
 		c.Seg[cpu.FS].Base = v

@@ -60,7 +60,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"run", "-S"}, "-S needs"},
 		{[]string{"run", "-s", "-gdb", "tcp::1"}, "mutually exclusive"},
 		{[]string{"run", "-reboot", "-no-reboot"}, "mutually exclusive"},
-		{[]string{"run", "-script", "x"}, "not yet"},
+		{[]string{"run", "-script", "/nonexistent/s.gb"}, "no such file"},
+		{[]string{"run", "-script", "x", "-repl"}, "mutually exclusive"},
 		{[]string{"run", "-d", "exec"}, "not yet"},
 		{[]string{"run", "extra"}, "unexpected argument"},
 	}
@@ -176,5 +177,19 @@ func TestSerialInput(t *testing.T) {
 	st := Main([]string{"run", "-bios", p}, strings.NewReader("hi there\nq"), &out, &errb)
 	if st != 11 || out.String() != "hi there\n" {
 		t.Fatalf("status %d output %q stderr %s", st, out.String(), errb.String())
+	}
+}
+
+// TestScript: -script runs REPL commands; errors name file:line.
+func TestScript(t *testing.T) {
+	good := writeFile(t, "ok.gb", []byte("# demo to its first page fault\ninfo mode\nstepi 3\ninfo registers\ncontinue\n"))
+	st, out, errs := runMain(t, "run", "-script", good)
+	if st != 0 || !strings.Contains(out, "(glassbox) info mode") || !strings.Contains(out, "real") || !strings.Contains(out, "demo: PASS") {
+		t.Fatalf("status %d\nout:\n%s\nerr:\n%s", st, out, errs)
+	}
+	bad := writeFile(t, "bad.gb", []byte("info mode\n\nfrobnicate 1\n"))
+	st, _, errs = runMain(t, "run", "-script", bad)
+	if st != 2 || !strings.Contains(errs, "bad.gb:3:") {
+		t.Fatalf("status %d stderr %q", st, errs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"glassbox/gdbstub"
+	"glassbox/repl"
 	"glassbox/target"
 )
 
@@ -31,7 +32,8 @@ func startGDB(t *target.Target, o *options, stderr io.Writer) (stop func(), err 
 			fmt.Fprintln(stderr, "glassbox: killed by gdb")
 			os.Exit(0)
 		},
-		// Monitor: the REPL will provide its command runner here.
+		// Every REPL command is also a gdb `monitor` command.
+		Monitor: monitorFunc(t),
 	})
 	if err != nil {
 		return nil, errorf("-gdb %s: %v", o.gdb, err)
@@ -59,4 +61,18 @@ func startGDB(t *target.Target, o *options, stderr io.Writer) (stop func(), err 
 			os.Remove(sp.Address)
 		}
 	}, nil
+}
+
+// monitorFunc runs `monitor CMD` through one REPL instance shared by the
+// connection's commands (so `cpu N` selection persists).
+func monitorFunc(t *target.Target) func(cmd string, w io.Writer) error {
+	r := repl.New(t, io.Discard)
+	return func(cmd string, w io.Writer) error {
+		r.SetOutput(w)
+		err := r.Exec(cmd)
+		if err == repl.ErrQuit {
+			return nil
+		}
+		return err
+	}
 }

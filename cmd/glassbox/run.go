@@ -15,6 +15,7 @@ import (
 	"glassbox/guests"
 	"glassbox/loader"
 	"glassbox/machine"
+	"glassbox/repl"
 	"glassbox/target"
 )
 
@@ -122,9 +123,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.startPaused && o.gdb == "" && !o.repl {
 		return nil, errorf("-S needs -gdb/-s or -repl (something must resume the guest)")
 	}
+	if o.script != "" && o.repl {
+		return nil, errorf("-script and -repl are mutually exclusive")
+	}
 	switch {
-	case o.script != "":
-		return nil, notYet("-script", "the script runner")
 	case o.debugItems != "" || o.debugFile != "":
 		return nil, notYet("-d/-D", "logging")
 	}
@@ -242,6 +244,9 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if o.repl {
 		return runREPL(t, o, stdin, stdout, stderr), nil
 	}
+	if o.script != "" {
+		return runScript(m, t, o, stdout, stderr)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	st := t.RunUntilExit(ctx)
@@ -274,6 +279,28 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 	}
 	fmt.Fprintf(stderr, "glassbox: stopped: %v\n", st)
 	return 2
+}
+
+// runScript runs REPL commands from o.script non-interactively (the guest
+// starts stopped; `continue`, `stepi` ... drive it). Status: the guest's
+// exit status if it exited, 0 otherwise, 2 on a script error (file:line).
+func runScript(m *machine.Machine, t *target.Target, o *options, stdout, stderr io.Writer) (int, error) {
+	f, err := os.Open(o.script)
+	if err != nil {
+		return 2, errorf("-script: %v", err)
+	}
+	defer f.Close()
+	t.Hold()
+	defer t.Release()
+	r := repl.New(t, stdout)
+	if err := r.RunScript(f); err != nil {
+		fmt.Fprintf(stderr, "glassbox: %s:%v\n", o.script, strings.TrimPrefix(err.Error(), "line "))
+		return 2, nil
+	}
+	if st := t.LastStop(); st != nil && st.Terminal() {
+		return finish(m, o, st, stderr), nil
+	}
+	return 0, nil
 }
 
 // feedSerial copies stdin to COM1's receive queue (the machine loop moves
