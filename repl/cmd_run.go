@@ -188,7 +188,12 @@ func cmdDelete(ctx *Context, args []string) error {
 		for _, w := range wps {
 			ctx.T.RemoveWatchpoint(w.ID)
 		}
-		ctx.Printf("Deleted %s and %s.\n", plural(len(bps), "breakpoint"), plural(len(wps), "watchpoint"))
+		cps := ctx.T.Catchpoints()
+		for _, c := range cps {
+			ctx.T.DeleteCatch(c.ID)
+		}
+		ctx.Printf("Deleted %s, %s and %s.\n", plural(len(bps), "breakpoint"), plural(len(wps), "watchpoint"),
+			plural(len(cps), "catchpoint"))
 		return nil
 	}
 	var ids []int
@@ -202,7 +207,9 @@ func cmdDelete(ctx *Context, args []string) error {
 	for _, id := range ids {
 		if err := ctx.T.RemoveBreakpoint(id); err != nil {
 			if err2 := ctx.T.RemoveWatchpoint(id); err2 != nil {
-				return fmt.Errorf("delete: no breakpoint or watchpoint %d", id)
+				if err3 := ctx.T.DeleteCatch(id); err3 != nil {
+					return fmt.Errorf("delete: no breakpoint, watchpoint or catchpoint %d", id)
+				}
 			}
 		}
 	}
@@ -241,6 +248,61 @@ func cmdInfoBreakpoints(ctx *Context, _ []string) error {
 	for _, b := range list {
 		ctx.Printf("%-4d %-11s %-10s %6d  %-7s %s\n", b.ID, b.Type, hexAddr(b.Addr), b.Len,
 			map[string]string{"x": "exec", "w": "write", "r": "read", "a": "access"}[b.Kind], pick(b.Phys, "physical", "linear"))
+	}
+	return nil
+}
+
+func cmdCatch(ctx *Context, args []string) error {
+	kind := args[0]
+	var arg uint64
+	has := len(args) == 2
+	if has {
+		v, err := strconv.ParseUint(args[1], 0, 64)
+		if err != nil {
+			return fmt.Errorf("catch %s: bad argument %q (want a number such as 0x1000 or 14)", kind, args[1])
+		}
+		arg = v
+	}
+	id, err := ctx.T.AddCatch(kind, arg, has)
+	if err != nil {
+		return err
+	}
+	if has {
+		ctx.Printf("Catchpoint %d (%s %#x)\n", id, kind, arg)
+	} else {
+		ctx.Printf("Catchpoint %d (%s)\n", id, kind)
+	}
+	return nil
+}
+
+type catchJSON struct {
+	ID     int    `json:"id"`
+	Kind   string `json:"kind"`
+	Arg    uint64 `json:"arg"`
+	HasArg bool   `json:"has_arg"`
+	Hits   uint64 `json:"hits"`
+}
+
+func cmdInfoCatchpoints(ctx *Context, _ []string) error {
+	cps := ctx.T.Catchpoints()
+	if ctx.Has("json") {
+		out := []catchJSON{}
+		for _, c := range cps {
+			out = append(out, catchJSON{c.ID, c.Kind, c.Arg, c.HasArg, c.Hits})
+		}
+		return ctx.EmitJSON(map[string]any{"catchpoints": out})
+	}
+	if len(cps) == 0 {
+		ctx.Printf("No catchpoints.\n")
+		return nil
+	}
+	ctx.Printf("Num  Kind           Filter              Hits\n")
+	for _, c := range cps {
+		f := "-"
+		if c.HasArg {
+			f = fmt.Sprintf("%#x", c.Arg)
+		}
+		ctx.Printf("%-4d %-14s %-18s %5d\n", c.ID, c.Kind, f, c.Hits)
 	}
 	return nil
 }

@@ -198,6 +198,16 @@ func commandTable() []*Command {
 		{Name: "delete", Aliases: []string{"d"}, Category: "Breakpoints", Args: "[ID...]", MaxArgs: -1,
 			NeedsStopped: true, Run: cmdDelete,
 			Help: "delete breakpoints/watchpoints (all without ID)"},
+		{Name: "catch", Category: "Breakpoints", Args: "KIND [ARG]", MinArgs: 1, MaxArgs: 2,
+			NeedsStopped: true, Run: cmdCatch,
+			Help: "stop inside the emulator at an event (tlb-fill, tb-gen, code-protect, smc, exception, triple-fault, io, hlt, mode-switch)",
+			Long: "The vCPU goroutine stays parked inside the emulator code path that produced the event " +
+				"(e.g. inside the TLB fill), so the host stacks show the real call chain. ARG filters: " +
+				"tlb-fill linear page, tb-gen linear PC, code-protect physical page, smc physical address, " +
+				"exception vector, io port. `delete ID` removes it."},
+		{Name: "info catchpoints", Category: "Breakpoints", MaxArgs: 0,
+			Flags: []Flag{flagJSON}, Run: cmdInfoCatchpoints,
+			Help: "list catchpoints"},
 		{Name: "info breakpoints", Aliases: []string{"info watchpoints"}, Category: "Breakpoints", MaxArgs: 0,
 			Flags: []Flag{flagJSON}, Run: cmdInfoBreakpoints,
 			Help: "list breakpoints and watchpoints"},

@@ -44,6 +44,9 @@ var jsonCases = []struct {
 	setup  []string
 	schema map[string]any
 }{
+	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
+		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
+			"hits": "number"}}}},
 	{"info breakpoints -json", []string{"break 0xf0286", "watch -phys 0x500"}, map[string]any{
 		"breakpoints": arrNE{map[string]any{"id": "number", "type": "string", "addr": "number", "len": "number",
 			"access": "string", "phys": "bool"}}}},

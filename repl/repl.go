@@ -586,7 +586,11 @@ func (r *REPL) printStop(w io.Writer, st *target.Stop) {
 	case "paused":
 		fmt.Fprintf(w, "Paused, CPU %d at %s\n", st.CPU, hexAddr(st.PC))
 	case "catchpoint":
-		fmt.Fprintf(w, "Catchpoint, CPU %d at %s\n", st.CPU, hexAddr(st.PC))
+		if c := st.Catch; c != nil {
+			fmt.Fprintf(w, "Catchpoint %d (%s), CPU %d at %s: %s\n", c.ID, c.Kind, st.CPU, hexAddr(st.PC), c.Detail)
+		} else {
+			fmt.Fprintf(w, "Catchpoint, CPU %d at %s\n", st.CPU, hexAddr(st.PC))
+		}
 	case "step":
 	default:
 		fmt.Fprintf(w, "Stopped (%s), CPU %d at %s\n", st.Reason, st.CPU, hexAddr(st.PC))

@@ -34,6 +34,7 @@ type Target struct {
 	running atomic.Bool
 	bps     map[int]Breakpoint
 	wps     map[int]Watchpoint
+	catches map[int]int // target ID -> machine catchpoint ID
 	nextID  int
 	last    *Stop
 	exited  bool
@@ -42,7 +43,7 @@ type Target struct {
 
 // New wraps m, which must have been started.
 func New(m *machine.Machine) *Target {
-	return &Target{m: m, bps: map[int]Breakpoint{}, wps: map[int]Watchpoint{}, nextID: 1}
+	return &Target{m: m, bps: map[int]Breakpoint{}, wps: map[int]Watchpoint{}, catches: map[int]int{}, nextID: 1}
 }
 
 // Machine returns the wrapped machine (for wiring, not for consumers).
@@ -128,7 +129,7 @@ func (t *Target) convert(st *machine.Stop) *Stop {
 	case machine.StopCatch:
 		s.Reason = "catchpoint"
 		if st.Catch != nil {
-			s.Catch = &CatchHit{ID: st.Catch.ID, Kind: st.Catch.Kind, Detail: st.Catch.Detail}
+			s.Catch = &CatchHit{ID: t.catchID(st.Catch.ID), Kind: st.Catch.Kind, Detail: st.Catch.Detail}
 		}
 	}
 	if s.CPU >= 0 && s.CPU < len(t.m.CPUs) {
@@ -216,7 +217,7 @@ func (t *Target) Step(cpuID int, n int) *Stop {
 			s = &Stop{Reason: "exited", CPU: cpuID, ExitStatus: st}
 		}
 		if ev := t.m.TakePendingCatch(); ev != nil {
-			s = &Stop{Reason: "catchpoint", CPU: cpuID, Catch: &CatchHit{ID: ev.ID, Kind: ev.Kind, Detail: ev.Detail}}
+			s = &Stop{Reason: "catchpoint", CPU: cpuID, Catch: &CatchHit{ID: t.catchID(ev.ID), Kind: ev.Kind, Detail: ev.Detail}}
 		}
 		if s.Reason != "step" {
 			break
@@ -425,14 +426,31 @@ func (t *Target) AddCatch(kind string, arg uint64, hasArg bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return cp.ID, nil
+	id := t.nextID
+	t.nextID++
+	t.catches[id] = cp.ID
+	return id, nil
 }
 
 // DeleteCatch removes a catchpoint.
 func (t *Target) DeleteCatch(id int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.m.DeleteCatch(id)
+	mid, ok := t.catches[id]
+	if !ok {
+		return fmt.Errorf("no catchpoint %d", id)
+	}
+	delete(t.catches, id)
+	return t.m.DeleteCatch(mid)
+}
+
+func (t *Target) catchID(mid int) int {
+	for id, m := range t.catches {
+		if m == mid {
+			return id
+		}
+	}
+	return 0
 }
 
 // Catchpoints lists the armed catchpoints.
@@ -441,7 +459,7 @@ func (t *Target) Catchpoints() []Catchpoint {
 	defer t.mu.Unlock()
 	var out []Catchpoint
 	for _, c := range t.m.Catchpoints() {
-		out = append(out, Catchpoint{ID: c.ID, Kind: c.Kind, Arg: c.Arg, HasArg: c.HasArg, Hits: c.Hits})
+		out = append(out, Catchpoint{ID: t.catchID(c.ID), Kind: c.Kind, Arg: c.Arg, HasArg: c.HasArg, Hits: c.Hits})
 	}
 	return out
 }
