@@ -36,7 +36,11 @@ const (
 	CPUID_SSE   = 1 << 25
 	CPUID_SSE2  = 1 << 26
 
-	CPUID_EXT_NX = 1 << 20
+	CPUID_EXT_SYSCALL = 1 << 11
+	CPUID_EXT_NX      = 1 << 20
+	CPUID_EXT_LM      = 1 << 29
+
+	CPUID_ECX_CX16 = 1 << 13
 )
 
 func defaultCPUID() CPUIDModel {
@@ -45,7 +49,8 @@ func defaultCPUID() CPUIDModel {
 	copy(m.Brand[:], "glassbox virtual CPU")
 	m.Feat1EDX = CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 |
 		CPUID_SEP | CPUID_PGE | CPUID_CMOV | CPUID_PSE36
-	m.Ext1EDX = CPUID_EXT_NX | CPUID_SEP<<0
+	m.Feat1ECX = CPUID_ECX_CX16
+	m.Ext1EDX = CPUID_EXT_NX | CPUID_EXT_SYSCALL | CPUID_EXT_LM
 	return m
 }
 

@@ -39,10 +39,7 @@ func (c *CPU) segFault(seg int) {
 func (c *CPU) linR(seg int, off uint64, size int) uint64 {
 	s := &c.Seg[seg]
 	if c.hflags&hfCS64 != 0 {
-		if seg >= FS {
-			return s.Base + off
-		}
-		return off
+		return c.lin64(seg, off)
 	}
 	if !s.canRead || off < s.lo || off+uint64(size)-1 > s.hi {
 		c.segFault(seg)
@@ -53,15 +50,26 @@ func (c *CPU) linR(seg int, off uint64, size int) uint64 {
 func (c *CPU) linW(seg int, off uint64, size int) uint64 {
 	s := &c.Seg[seg]
 	if c.hflags&hfCS64 != 0 {
-		if seg >= FS {
-			return s.Base + off
-		}
-		return off
+		return c.lin64(seg, off)
 	}
 	if !s.canWrit || off < s.lo || off+uint64(size)-1 > s.hi {
 		c.segFault(seg)
 	}
 	return (s.Base + off) & 0xFFFFFFFF
+}
+
+// lin64 forms a 64-bit-mode linear address: only FS and GS have bases, and
+// a non-canonical address faults with #GP(0), or #SS(0) through SS
+// (SDM Vol. 3 §3.3.7.1). Multi-byte accesses are checked at their start.
+func (c *CPU) lin64(seg int, off uint64) uint64 {
+	la := off
+	if seg >= FS {
+		la += c.Seg[seg].Base
+	}
+	if uint64(int64(la<<16)>>16) != la {
+		c.segFault(seg)
+	}
+	return la
 }
 
 // Fast paths. Each compares the TLB tag for the page, checks that the
