@@ -45,8 +45,9 @@ type debugState struct {
 
 // debugShared is the machine-wide breakpoint and watchpoint set.
 type debugShared struct {
-	bps map[uint64]bool
-	wps []Watchpoint
+	bps     map[uint64]bool // linear
+	physBPs map[uint64]bool // guest-physical
+	wps     []Watchpoint
 }
 
 func (c *CPU) allCPUs() []*CPU {
@@ -78,11 +79,47 @@ func (c *CPU) RemoveBreakpoint(la uint64) {
 	d := &c.sh.dbg
 	delete(d.bps, la)
 	for _, o := range c.allCPUs() {
-		o.bpActive = len(d.bps) > 0
+		o.bpActive = len(d.bps)+len(d.physBPs) > 0
 	}
 }
 
-func (c *CPU) isBreakpoint(la uint64) bool { return c.sh.dbg.bps[la] }
+// isBreakpoint reports a breakpoint at linear address la, by its linear
+// address or, for physical breakpoints, by the address it maps to now.
+func (c *CPU) isBreakpoint(la uint64) bool {
+	if c.sh.dbg.bps[la] {
+		return true
+	}
+	if len(c.sh.dbg.physBPs) > 0 {
+		if pa, ok := c.Translate(la); ok && c.sh.dbg.physBPs[pa] {
+			return true
+		}
+	}
+	return false
+}
+
+// AddPhysBreakpoint adds a machine-wide breakpoint on a guest-physical
+// code address (it hits whatever linear address maps there).
+func (c *CPU) AddPhysBreakpoint(pa uint64) {
+	d := &c.sh.dbg
+	if d.physBPs == nil {
+		d.physBPs = map[uint64]bool{}
+	}
+	d.physBPs[pa] = true
+	c.sh.TBs.Flush()
+	for _, o := range c.allCPUs() {
+		o.bpActive = true
+		o.jc.Clear()
+	}
+}
+
+// RemovePhysBreakpoint removes a physical breakpoint.
+func (c *CPU) RemovePhysBreakpoint(pa uint64) {
+	d := &c.sh.dbg
+	delete(d.physBPs, pa)
+	for _, o := range c.allCPUs() {
+		o.bpActive = len(d.bps)+len(d.physBPs) > 0
+	}
+}
 
 // AddWatchpoint adds a machine-wide data watchpoint.
 func (c *CPU) AddWatchpoint(w Watchpoint) {

@@ -443,3 +443,20 @@ func (p *PIC) String() string {
 	p.Info(&b)
 	return b.String()
 }
+
+// PICChipState is one 8259's registers, for inspection.
+type PICChipState struct {
+	IRR, ISR, IMR, ELCR, Base, Lines uint8
+	AutoEOI, Initialised             bool
+}
+
+// State returns the master (index 0) and slave registers.
+func (p *PIC) State() [2]PICChipState {
+	var s [2]PICChipState
+	for i := range p.chips {
+		c := &p.chips[i]
+		s[i] = PICChipState{IRR: c.irr, ISR: c.isr, IMR: c.imr, ELCR: c.elcr, Base: c.base, Lines: c.level,
+			AutoEOI: c.autoEOI, Initialised: c.initStep == 0}
+	}
+	return s
+}

@@ -127,12 +127,14 @@ func cmdQuit(ctx *Context, _ []string) error {
 // --- breakpoints -----------------------------------------------------------
 
 func cmdBreak(ctx *Context, args []string) error {
-	if ctx.Has("phys") {
-		return fmt.Errorf("break -phys: not available yet (the debug interface has no physical breakpoints)")
-	}
 	addr, err := ctx.R.evalAddr(args[0])
 	if err != nil {
 		return fmt.Errorf("break: %v", err)
+	}
+	if ctx.Has("phys") {
+		id := ctx.T.AddPhysBreakpoint(addr)
+		ctx.Printf("Breakpoint %d at physical %s\n", id, hexAddr(addr))
+		return nil
 	}
 	id := ctx.T.AddBreakpoint(addr)
 	ctx.Printf("Breakpoint %d at %s\n", id, hexAddr(addr))
@@ -229,7 +231,7 @@ func cmdInfoBreakpoints(ctx *Context, _ []string) error {
 	bps, wps := ctx.T.Breakpoints()
 	list := []bpJSON{}
 	for _, b := range bps {
-		list = append(list, bpJSON{ID: b.ID, Type: "breakpoint", Addr: b.Addr, Len: 1, Kind: "x"})
+		list = append(list, bpJSON{ID: b.ID, Type: "breakpoint", Addr: b.Addr, Len: 1, Kind: "x", Phys: b.Phys})
 	}
 	for _, w := range wps {
 		list = append(list, bpJSON{ID: w.ID, Type: "watchpoint", Addr: w.Addr, Len: w.Len, Kind: w.Kind, Phys: w.Phys})
@@ -304,5 +306,33 @@ func cmdInfoCatchpoints(ctx *Context, _ []string) error {
 		}
 		ctx.Printf("%-4d %-14s %-18s %5d\n", c.ID, c.Kind, f, c.Hits)
 	}
+	return nil
+}
+
+func cmdInfoPIC(ctx *Context, _ []string) error {
+	st := ctx.T.PIC()
+	if ctx.Has("json") {
+		out := map[string]any{}
+		for i, name := range []string{"master", "slave"} {
+			c := st.Chips[i]
+			out[name] = map[string]any{"irr": c.IRR, "isr": c.ISR, "imr": c.IMR, "elcr": c.ELCR,
+				"base": c.Base, "lines": c.Lines, "auto_eoi": c.AutoEOI, "initialised": c.Initialised}
+		}
+		return ctx.EmitJSON(out)
+	}
+	ctx.Printf("%s", st.Text)
+	return nil
+}
+
+func cmdInfoPOST(ctx *Context, _ []string) error {
+	code, n := ctx.T.POST()
+	if ctx.Has("json") {
+		return ctx.EmitJSON(map[string]any{"code": code, "writes": n})
+	}
+	if n == 0 {
+		ctx.Printf("no POST code written yet\n")
+		return nil
+	}
+	ctx.Printf("last POST code: %#02x (%d writes to port 0x80)\n", code, n)
 	return nil
 }

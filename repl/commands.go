@@ -179,7 +179,7 @@ func commandTable() []*Command {
 
 		// ---- Breakpoints
 		{Name: "break", Aliases: []string{"b", "br"}, Category: "Breakpoints", Args: "ADDR", MinArgs: 1, MaxArgs: 1,
-			Flags:        []Flag{{Name: "phys", Help: "ADDR is a physical address (not available yet)"}},
+			Flags:        []Flag{{Name: "phys", Help: "ADDR is a guest-physical address"}},
 			NeedsStopped: true, Run: cmdBreak,
 			Help: "set a breakpoint at linear address ADDR",
 			Long: "Breakpoints are machine-wide (every vCPU stops there). Setting one flushes " +
@@ -248,12 +248,10 @@ func commandTable() []*Command {
 		{Name: "info ioapic", Category: "CPU state", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: notYet("info ioapic",
 			"no I/O APIC yet"),
 			Help: "I/O APIC state (not available yet)"},
-		{Name: "info pic", Category: "CPU state", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: notYet("info pic",
-			"the debug interface has no PIC state"),
-			Help: "8259 PIC state (not available yet)"},
-		{Name: "info post", Category: "CPU state", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: notYet("info post",
-			"the debug interface has no POST code"),
-			Help: "last POST code (not available yet)"},
+		{Name: "info pic", Category: "CPU state", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: cmdInfoPIC,
+			Help: "8259 PIC pair state (IRR, ISR, IMR, vector base, ELCR)"},
+		{Name: "info post", Category: "CPU state", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: cmdInfoPOST,
+			Help: "last POST code written to port 0x80"},
 
 		// ---- Memory
 		{Name: "x", Category: "Memory", Args: "[ADDR]", MaxArgs: 1, Suffix: true,

@@ -44,6 +44,12 @@ var jsonCases = []struct {
 	setup  []string
 	schema map[string]any
 }{
+	{"info pic -json", nil, map[string]any{
+		"master": map[string]any{"irr": "number", "isr": "number", "imr": "number", "elcr": "number", "base": "number",
+			"lines": "number", "auto_eoi": "bool", "initialised": "bool"},
+		"slave": map[string]any{"irr": "number", "isr": "number", "imr": "number", "elcr": "number", "base": "number",
+			"lines": "number", "auto_eoi": "bool", "initialised": "bool"}}},
+	{"info post -json", []string{"continue"}, map[string]any{"code": "number", "writes": "number"}},
 	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
 		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
 			"hits": "number"}}}},
@@ -236,7 +242,7 @@ func TestJSONCoversCommands(t *testing.T) {
 func TestJSONErrorsPrintNothing(t *testing.T) {
 	r, out, _ := demo(t)
 	transcript(r, out, atBreak)
-	for _, l := range []string{"x/4xw 0x500000 -json", "tb show 9999 -json", "info pic -json", "gva2gpa -json"} {
+	for _, l := range []string{"x/4xw 0x500000 -json", "tb show 9999 -json", "info lapic -json", "gva2gpa -json"} {
 		out.Reset()
 		if err := r.Exec(l); err == nil {
 			t.Errorf("%s: no error", l)

@@ -17,10 +17,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"glassbox/cpu"
+	"glassbox/devices"
 	"glassbox/machine"
 	"glassbox/memmap"
 	"glassbox/tb"
@@ -272,10 +274,12 @@ func (t *Target) cpu(i int) (*cpu.CPU, error) {
 	return t.m.CPUs[i], nil
 }
 
-// Breakpoint is an instruction breakpoint on a linear address.
+// Breakpoint is an instruction breakpoint on a linear (or, with Phys, a
+// guest-physical) address.
 type Breakpoint struct {
 	ID   int
 	Addr uint64
+	Phys bool
 	Hits uint64
 }
 
@@ -284,7 +288,7 @@ func (t *Target) AddBreakpoint(addr uint64) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for id, b := range t.bps {
-		if b.Addr == addr {
+		if !b.Phys && b.Addr == addr {
 			return id
 		}
 	}
@@ -304,7 +308,11 @@ func (t *Target) RemoveBreakpoint(id int) error {
 		return fmt.Errorf("no breakpoint %d", id)
 	}
 	delete(t.bps, id)
-	t.m.CPUs[0].RemoveBreakpoint(b.Addr)
+	if b.Phys {
+		t.m.CPUs[0].RemovePhysBreakpoint(b.Addr)
+	} else {
+		t.m.CPUs[0].RemoveBreakpoint(b.Addr)
+	}
 	return nil
 }
 
@@ -782,4 +790,44 @@ func (t *Target) ClearDirty(client string, pa, length uint64) error {
 		x.JumpCache().Clear()
 	}
 	return nil
+}
+
+// PICState is the 8259 pair's state (master first).
+type PICState struct {
+	Chips [2]devices.PICChipState
+	Text  string // QEMU-style `info pic` text
+}
+
+// PIC returns the interrupt controller state.
+func (t *Target) PIC() PICState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	t.m.PIC.Info(&b)
+	return PICState{Chips: t.m.PIC.State(), Text: b.String()}
+}
+
+// POST returns the last value written to port 0x80 and how many writes
+// there were.
+func (t *Target) POST() (code byte, writes uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, _ := t.m.POST.Last()
+	return c, uint64(t.m.POST.Writes())
+}
+
+// AddPhysBreakpoint sets a breakpoint on a guest-physical code address.
+func (t *Target) AddPhysBreakpoint(pa uint64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, b := range t.bps {
+		if b.Phys && b.Addr == pa {
+			return id
+		}
+	}
+	id := t.nextID
+	t.nextID++
+	t.bps[id] = Breakpoint{ID: id, Addr: pa, Phys: true}
+	t.m.CPUs[0].AddPhysBreakpoint(pa)
+	return id
 }
