@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"glassbox/cpu"
+	"glassbox/hoststack"
 	"glassbox/tb"
 )
 
@@ -214,8 +215,11 @@ func (m *Machine) fire(c *cpu.CPU, kind string, arg uint64, detail string) {
 			c.RequestExit()
 			return
 		}
+		w := m.workers[c.ID]
+		w.setState(hoststack.StateCatchpoint)
 		m.catch.events <- ev
-		<-m.workers[c.ID].resume
+		<-w.resume
+		w.setState(hoststack.StateRunningGuest)
 		return
 	}
 }

@@ -25,13 +25,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"glassbox/cpu"
 	"glassbox/devices"
+	"glassbox/hoststack"
 	"glassbox/loader"
 	"glassbox/memmap"
 	"glassbox/tb"
@@ -83,6 +83,8 @@ type Machine struct {
 	Image *loader.Image
 
 	shared *cpu.Shared
+	// Threads names the machine's goroutines for host stack dumps.
+	Threads *hoststack.Registry
 
 	sealed   bool
 	workers  []*vcpuWorker
@@ -128,7 +130,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.NSPerInsn == 0 {
 		cfg.NSPerInsn = 1
 	}
-	m := &Machine{cfg: cfg}
+	m := &Machine{cfg: cfg, Threads: hoststack.NewRegistry()}
 	m.RAM = make([]byte, cfg.RAM) // untouched pages cost no host memory
 	m.Low = cfg.RAM
 	if m.Low > BelowHoleMax {
@@ -224,7 +226,7 @@ func (m *Machine) Start() error {
 	}
 	m.CPUs = sh.CPUs
 	for _, c := range m.CPUs {
-		m.workers = append(m.workers, startWorker(c))
+		m.workers = append(m.workers, m.startWorker(c))
 	}
 	m.installHooks() // catchpoints armed before Start
 	m.applyEntry()
@@ -342,6 +344,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 	if !m.sealed {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine not started")}
 	}
+	defer m.Threads.Name("main-loop")()
 	workers := m.workers
 	if workers == nil {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine closed")}
@@ -456,6 +459,7 @@ func (m *Machine) reset() {
 
 type vcpuWorker struct {
 	c      *cpu.CPU
+	thread *hoststack.Thread
 	turn   chan uint64
 	done   chan cpu.Exit
 	gone   chan struct{}
@@ -463,21 +467,38 @@ type vcpuWorker struct {
 	parked bool          // owned by the main loop
 }
 
-// startWorker starts the goroutine of one vCPU, labelled "CPU n/TCG".
-func startWorker(c *cpu.CPU) *vcpuWorker {
+// startWorker starts the goroutine of one vCPU, named "CPU n/TCG" in the
+// machine's thread registry (and pprof label glassbox.thread). Its state
+// note says what it is doing for host stack dumps.
+func (m *Machine) startWorker(c *cpu.CPU) *vcpuWorker {
 	w := &vcpuWorker{c: c, turn: make(chan uint64), done: make(chan cpu.Exit), gone: make(chan struct{}),
 		resume: make(chan struct{})}
+	name := fmt.Sprintf("CPU %d/TCG", c.ID)
+	ready := make(chan struct{})
 	go func() {
-		name := fmt.Sprintf("CPU %d/TCG", c.ID)
-		pprof.Do(context.Background(), pprof.Labels("glassbox.thread", name), func(context.Context) {
-			defer close(w.gone)
-			for budget := range w.turn {
-				w.done <- c.Exec(budget)
+		w.thread = m.Threads.Register(name)
+		defer w.thread.Done()
+		defer close(w.gone)
+		close(ready)
+		for {
+			w.setState(hoststack.StateWaitBaton)
+			budget, ok := <-w.turn
+			if !ok {
+				return
 			}
-		})
+			w.setState(hoststack.StateRunningGuest)
+			ex := c.Exec(budget)
+			if ex.Reason == cpu.ExitHalt {
+				w.setState(hoststack.StateHalted)
+			}
+			w.done <- ex
+		}
 	}()
+	<-ready
 	return w
 }
+
+func (w *vcpuWorker) setState(s *hoststack.State) { w.thread.Set(s) }
 
 // Report writes the state a person needs after a stop: registers, mode,
 // last POST code, the exception chain.

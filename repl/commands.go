@@ -95,7 +95,7 @@ var (
 // Category names, in help order.
 var categories = []string{
 	"Running", "Breakpoints", "CPU state", "Memory", "Translation blocks",
-	"Software TLB", "Dirty bits", "Other",
+	"Software TLB", "Dirty bits", "Host", "Other",
 }
 
 var (
@@ -376,6 +376,22 @@ func commandTable() []*Command {
 		{Name: "dirty stats", Category: "Dirty bits", MaxArgs: 0, Flags: []Flag{flagJSON},
 			NeedsStopped: true, Run: cmdDirtyStats,
 			Help: "dirty and code-protected pages per region"},
+
+		// ---- Host (the emulator's own goroutines)
+		{Name: "info threads", Category: "Host", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: cmdInfoThreads,
+			Help: "list the emulator's goroutines gdb-style (number, goroutine, name, state)"},
+		{Name: "threads bt", Category: "Host", MaxArgs: 0,
+			Flags: []Flag{{Name: "group", Help: "fold identical stacks and say how many"},
+				{Name: "filter", Arg: "NAME", Help: "only threads whose name contains NAME"},
+				{Name: "n", Arg: "N", Help: "at most N frames per thread"}},
+			Run:  cmdThreadsBT,
+			Help: "every goroutine's stack in gdb's format (also spelled `thread apply all bt`)",
+			Long: "Named like QEMU's threads: \"CPU n/TCG\" per vCPU, main-loop, gdbstub, uart-input. " +
+				"With a catchpoint stop, the vCPU goroutine is parked inside the emulator code path, " +
+				"so its stack shows the real chain (exec loop → TB find → TLB fill ...). " +
+				"Frame addresses are host addresses and differ between builds."},
+		{Name: "analyze hang", Category: "Host", MaxArgs: 0, Run: cmdAnalyzeHang,
+			Help: "who waits on what: a verdict first (deadlock, dead, lost wakeup, stuck, no hang), then the evidence"},
 
 		// ---- Other
 		{Name: "help", Aliases: []string{"h", "?"}, Category: "Other", Args: "[COMMAND]", MaxArgs: 2, Run: cmdHelp,

@@ -89,7 +89,7 @@ func TestGoldenCoversCommands(t *testing.T) {
 		}
 	}
 	for _, c := range Commands() {
-		if !used[c.Name] {
+		if !used[c.Name] && !hostCommands[c.Name] {
 			t.Errorf("command %q has no golden test", c.Name)
 		}
 	}

@@ -17,7 +17,7 @@ func TestComplete(t *testing.T) {
 		want []string
 	}{
 		{"inf", []string{"info"}},
-		{"t", []string{"tb", "tlb"}},
+		{"t", []string{"tb", "threads", "tlb"}},
 		{"info reg", []string{"registers"}},
 		{"i r", []string{"registers"}},
 		{"tb ", []string{"list", "show", "stats", "flush"}},

@@ -50,6 +50,8 @@ var jsonCases = []struct {
 		"slave": map[string]any{"irr": "number", "isr": "number", "imr": "number", "elcr": "number", "base": "number",
 			"lines": "number", "auto_eoi": "bool", "initialised": "bool"}}},
 	{"info post -json", []string{"continue"}, map[string]any{"code": "number", "writes": "number"}},
+	{"info threads -json", nil, map[string]any{"threads": arrNE{map[string]any{"thread": "number", "goroutine": "number",
+		"name": "string", "status": "string", "state": "string", "top": "string"}}}},
 	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
 		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
 			"hits": "number"}}}},

@@ -159,6 +159,10 @@ func (c *Context) IntFlag(name string, def uint64) (uint64, error) {
 // nothing is printed and the error (one line) is returned. `quit` returns
 // ErrQuit. Exec never panics.
 func (r *REPL) Exec(line string) (err error) {
+	// gdb's spelling of the host-stack dump.
+	if f := strings.Fields(line); len(f) >= 4 && f[0] == "thread" && f[1] == "apply" && f[2] == "all" && f[3] == "bt" {
+		line = "threads bt " + strings.Join(f[4:], " ")
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error: %v", p)

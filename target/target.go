@@ -23,6 +23,7 @@ import (
 
 	"glassbox/cpu"
 	"glassbox/devices"
+	"glassbox/hoststack"
 	"glassbox/machine"
 	"glassbox/memmap"
 	"glassbox/tb"
@@ -830,4 +831,30 @@ func (t *Target) AddPhysBreakpoint(pa uint64) int {
 	t.bps[id] = Breakpoint{ID: id, Addr: pa, Phys: true}
 	t.m.CPUs[0].AddPhysBreakpoint(pa)
 	return id
+}
+
+// HostThreads writes the emulator's own goroutines gdb-style (`thread
+// apply all bt`); group folds identical stacks, filter keeps threads whose
+// name contains it.
+func (t *Target) HostThreads(w io.Writer, group bool, filter string, maxFrames int) error {
+	return hoststack.Dump(w, t.m.Threads, hoststack.Options{Group: group, Filter: filter, MaxFrames: maxFrames})
+}
+
+// HostSnapshot captures the emulator's goroutines.
+func (t *Target) HostSnapshot() (hoststack.Snapshot, error) { return hoststack.Capture(t.m.Threads) }
+
+// AnalyzeHang captures the host goroutines and the vCPUs' states and
+// returns the hang analysis (verdict first, then the evidence).
+func (t *Target) AnalyzeHang() (hoststack.Report, error) {
+	snap, err := hoststack.Capture(t.m.Threads)
+	if err != nil {
+		return hoststack.Report{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	state := "stopped"
+	if t.last != nil {
+		state = "stopped (" + t.last.Reason + ")"
+	}
+	return hoststack.Analyze(snap, t.m.HangFacts(state)), nil
 }
