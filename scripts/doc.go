@@ -1,0 +1,12 @@
+// Package scripts holds example glassbox scripts (REPL command files run
+// with `glassbox run -script FILE`) and the test that runs each of them
+// twice and requires identical output: glassbox is deterministic, so a
+// script reproduces the same stop, the same TBs and the same host call
+// chains every time (host addresses and goroutine IDs aside).
+//
+//   - seed-000-tlb-fill.gb: the first seed document — a vCPU caught inside
+//     the TLB fill at the reset vector, then inside the code protection of
+//     the first TB — printed from glassbox's own goroutine stacks.
+//   - boot-then-inspect.gb: run the demo to an interesting point and look
+//     at registers, page walk, TLB, TBs and dirty bits.
+package scripts

@@ -1,0 +1,137 @@
+package scripts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+var glassbox string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "glassbox-scripts")
+	if err != nil {
+		panic(err)
+	}
+	glassbox = filepath.Join(dir, "glassbox")
+	out, err := exec.Command("go", "build", "-o", glassbox, "glassbox/cmd/glassbox").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runScript(t *testing.T, name string) string {
+	t.Helper()
+	cmd := exec.Command(glassbox, "run", "-serial", "none", "-script", name)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, out.String())
+	}
+	return out.String()
+}
+
+// hostNoise matches what legitimately differs between runs: goroutine IDs,
+// host addresses and Go argument words in host stack frames.
+var hostNoise = regexp.MustCompile(`goroutine \d+|0x[0-9a-f]{8,16}\??|\(\d+ goroutines?|in goroutine \d+`)
+
+func normalize(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "#") || strings.HasPrefix(strings.TrimSpace(l), "created by") {
+			// host frame: keep only the function name and file
+			if i := strings.Index(l, " in "); i >= 0 {
+				l = l[i+4:]
+				if j := strings.Index(l, " ("); j >= 0 {
+					l = l[:j]
+				}
+			}
+		}
+		b.WriteString(hostNoise.ReplaceAllString(l, "X") + "\n")
+	}
+	return b.String()
+}
+
+// TestScriptsDeterministic runs every repository script twice.
+func TestScriptsDeterministic(t *testing.T) {
+	files, _ := filepath.Glob("*.gb")
+	if len(files) == 0 {
+		t.Fatal("no scripts")
+	}
+	for _, f := range files {
+		a, b := normalize(runScript(t, f)), normalize(runScript(t, f))
+		if a != b {
+			t.Errorf("%s: output differs between two runs:\n--- first\n%s\n--- second\n%s", f, a, b)
+		}
+	}
+}
+
+// chain returns the function names of the CPU thread's frames, innermost
+// first.
+func chain(out string, afterLine string) []string {
+	i := strings.Index(out, afterLine)
+	if i < 0 {
+		return nil
+	}
+	var fns []string
+	for _, l := range strings.Split(out[i:], "\n")[1:] {
+		if strings.HasPrefix(l, "(glassbox)") {
+			break
+		}
+		if !strings.HasPrefix(l, "#") {
+			continue
+		}
+		if j := strings.Index(l, " in "); j >= 0 {
+			l = l[j+4:]
+		} else {
+			l = strings.TrimSpace(l[strings.Index(l, " "):])
+		}
+		if j := strings.Index(l, " ("); j >= 0 {
+			l = l[:j]
+		}
+		fns = append(fns, l)
+	}
+	return fns
+}
+
+// TestSeed000Chains checks the function chains (names and order, not
+// addresses) the first seed script prints.
+func TestSeed000Chains(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("host stack addresses need an ELF binary")
+	}
+	out := runScript(t, "seed-000-tlb-fill.gb")
+	parts := strings.SplitN(out, "(glassbox) catch code-protect", 2)
+	if len(parts) != 2 {
+		t.Fatalf("unexpected output:\n%s", out)
+	}
+	want1 := []string{"glassbox/machine.(*Machine).fire", "glassbox/machine.(*Machine).installHooks.func1",
+		"glassbox/cpu.(*CPU).installTLB", "glassbox/cpu.(*CPU).fillTLB", "glassbox/cpu.(*CPU).fetchPage",
+		"glassbox/cpu.(*CPU).lookupTB", "glassbox/cpu.(*CPU).findTB", "glassbox/cpu.(*CPU).runSome",
+		"glassbox/cpu.(*CPU).Exec", "glassbox/machine.(*Machine).startWorker.func1"}
+	want2 := []string{"glassbox/machine.(*Machine).fire", "glassbox/machine.(*Machine).installHooks.func3",
+		"glassbox/cpu.(*CPU).protectCode", "glassbox/cpu.(*CPU).linkTB", "glassbox/cpu.(*CPU).genTB",
+		"glassbox/cpu.(*CPU).lookupTB", "glassbox/cpu.(*CPU).findTB", "glassbox/cpu.(*CPU).runSome",
+		"glassbox/cpu.(*CPU).Exec", "glassbox/machine.(*Machine).startWorker.func1"}
+	for i, c := range []struct {
+		text string
+		want []string
+	}{{parts[0], want1}, {parts[1], want2}} {
+		got := chain(c.text, "(glassbox) threads bt -filter CPU")
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("chain %d:\n got %q\nwant %q\n%s", i+1, got, c.want, c.text)
+		}
+	}
+	if !strings.Contains(parts[1], "prot") || !strings.Contains(out, "[guest exited with status 1]") {
+		t.Errorf("dirty view or final exit missing:\n%s", out)
+	}
+}
