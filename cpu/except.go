@@ -105,8 +105,7 @@ func (c *CPU) deliverReal(e Exception) {
 	m := c.spMask()
 	sp := c.R[RSP] & m
 	f := c.getFlags()
-	for i, w := range [...]uint64{f & 0xFFFF, uint64(c.Seg[CS].Sel), c.EIP & 0xFFFF} {
-		_ = i
+	for _, w := range [...]uint64{f & 0xFFFF, uint64(c.Seg[CS].Sel), c.EIP & 0xFFFF} {
 		sp = (sp - 2) & m
 		c.wr16(c.linW(SS, sp, 2), uint16(w))
 	}
@@ -131,8 +130,8 @@ func (c *CPU) readGate(vec int, size uint64, ext uint32) descriptor {
 
 func (c *CPU) deliverProt(e Exception, external bool) {
 	ext := uint32(0)
-	if external || (!e.Soft && e.Vector != VecBP && e.Vector != VecOF && false) {
-		ext = 1
+	if external {
+		ext = 1 // EXT bit of error codes raised while delivering an external event
 	}
 	vec := e.Vector
 	g := c.readGate(vec, 8, ext)

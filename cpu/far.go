@@ -206,7 +206,6 @@ func (c *CPU) farCall(sel uint16, off uint64, op *tb.Op) {
 			m := c.spMask()
 			if long {
 				m = ^uint64(0)
-				nsp &^= 0
 			}
 			sp := nsp & m
 			for _, v := range frame {
@@ -256,9 +255,6 @@ func (c *CPU) tssStack(dpl int) (uint16, uint64) {
 }
 
 func (c *CPU) farRet(osz uint8, extra uint64) {
-	if c.hflags&hfCS64 != 0 && osz == 4 {
-		// REX.W selects 8; default stays 4 in 64-bit mode
-	}
 	m := c.spMask()
 	if c.CR0&CR0_PE == 0 || c.flags&FLAG_VM != 0 {
 		off := c.peek(0, osz)
@@ -386,9 +382,6 @@ func (c *CPU) iret(osz uint8) {
 	if c.flags&FLAG_NT != 0 && c.EFER&EFER_LMA == 0 {
 		c.taskSwitchUnsupported(uint16(c.sysRead(c.TR.Base, 2)))
 	}
-	if c.hflags&hfCS64 != 0 && osz == 4 && false {
-		osz = 8
-	}
 	off := c.peek(0, osz)
 	sel := uint16(c.peek(uint64(osz), osz))
 	fl := c.peek(2*uint64(osz), osz)
@@ -515,9 +508,7 @@ func (c *CPU) popf(op *tb.Op) {
 		mask |= FLAG_IF
 	}
 	c.pop(sz)
-	wasIF := c.flags&FLAG_IF != 0
 	c.writeFlags(v, mask, sz)
-	_ = wasIF
 }
 
 func (c *CPU) cli() {
