@@ -272,7 +272,9 @@ type CPU struct {
 	cc     lazyFlags
 	Seg    [NumSeg]Segment
 	mmuIdx int
-	tlb    *tlb.TLB
+	// acCheck: alignment checking is on (CR0.AM, EFLAGS.AC, CPL 3).
+	acCheck bool
+	tlb     *tlb.TLB
 	jc     tb.JumpCache
 	hflags uint32
 
@@ -319,6 +321,10 @@ type CPU struct {
 
 	// x87/SSE minimal state (see fpu.go)
 	fpu fpuState
+
+	// APICBaseHook, when set, is called after IA32_APIC_BASE is written
+	// (the machine forwards it to the vCPU's local APIC).
+	APICBaseHook func(v uint64)
 
 	// Trace, when set, is called before each TB runs (-d exec).
 	Trace func(c *CPU, t *tb.TB)
@@ -413,6 +419,49 @@ func (c *CPU) Reset() {
 	c.updateHflags()
 }
 
+// INIT puts the CPU in the wait-for-SIPI state, as an INIT IPI does for an
+// application processor (SDM Vol. 3 §9.4): the architectural reset state,
+// except that it does not run until a startup IPI arrives.
+func (c *CPU) INIT() {
+	a20 := c.a20Mask
+	apic := c.msr.apicBase
+	c.Reset()
+	c.a20Mask = a20
+	c.msr.apicBase = apic // INIT leaves IA32_APIC_BASE unchanged
+	c.waitSIPI = true
+	c.stopTB = true
+	c.exitReq = true
+}
+
+// StartupIPI starts a CPU waiting for SIPI in real mode at vector<<12
+// (CS = vector<<8, IP = 0). It is ignored in any other state.
+func (c *CPU) StartupIPI(vector uint8) {
+	if !c.waitSIPI {
+		return
+	}
+	c.waitSIPI = false
+	c.Halted = false
+	c.Seg[CS].Sel = uint16(vector) << 8
+	c.Seg[CS].Base = uint64(vector) << 12
+	c.Seg[CS].Limit = 0xFFFF
+	c.refreshSeg(&c.Seg[CS])
+	c.EIP = 0
+	c.updateHflags()
+	c.jc.Clear()
+}
+
+// WaitingForSIPI reports the wait-for-SIPI state.
+func (c *CPU) WaitingForSIPI() bool { return c.waitSIPI }
+
+// SetWaitForSIPI puts an application processor in wait-for-SIPI at power-on.
+func (c *CPU) SetWaitForSIPI() { c.waitSIPI = true }
+
+// Wake ends a HLT (an interrupt became deliverable).
+func (c *CPU) Wake() { c.Halted = false }
+
+// IntController returns the vCPU's interrupt source.
+func (c *CPU) IntController() IntController { return c.intc }
+
 // SetA20 enables or disables address line 20 (port 0x92 / keyboard
 // controller). The TLB is flushed because translations change.
 func (c *CPU) SetA20(on bool) {
@@ -500,6 +549,7 @@ func (c *CPU) updateHflags() {
 		}
 	}
 	c.hflags = h
+	c.acCheck = c.CR0&CR0_AM != 0 && c.flags&FLAG_AC != 0 && h&hfCPL == 3
 	if h&hfCPL == 3 {
 		c.mmuIdx = tlb.IdxUser
 	} else {

@@ -180,3 +180,29 @@ func TestDescriptorChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestAlignmentCheck: with CR0.AM and EFLAGS.AC, a misaligned CPL-3 data
+// access raises #AC(0); aligned accesses and CPL 0 are unaffected.
+func TestAlignmentCheck(t *testing.T) {
+	// ring 3: mov eax, [0x3000] (aligned); mov eax, [0x3001] (misaligned)
+	c, m := pmSetup(t, []byte{0xa1, 0x00, 0x30, 0, 0, 0xa1, 0x01, 0x30, 0, 0})
+	c.SetControl(CR0_PE|CR0_ET|CR0_AM, 0, 0, 0)
+	c.SetSegment(CS, 0x1B, 0, 0xFFFFFFFF, 0xC0FB)
+	c.SetSegment(SS, 0x23, 0, 0xFFFFFFFF, 0xC0F3)
+	c.SetSegment(DS, 0x23, 0, 0xFFFFFFFF, 0xC0F3)
+	c.SetFlags(FLAG_AC | 2)
+	c.R[RSP] = 0x50000
+	runHalt(t, c)
+	f := stackWords(m, c.R[RSP], 3)
+	if c.LastExc.Vector != VecAC || f[0] != 0 || f[1] != 0x1005 {
+		t.Fatalf("exception %d, frame %#x: want #AC(0) at eip 0x1005", c.LastExc.Vector, f)
+	}
+	// the same code at CPL 0 does not check alignment
+	c2, _ := pmSetup(t, []byte{0xa1, 0x01, 0x30, 0, 0, 0xf4})
+	c2.SetControl(CR0_PE|CR0_ET|CR0_AM, 0, 0, 0)
+	c2.SetFlags(FLAG_AC | 2)
+	runHalt(t, c2)
+	if c2.EIP != 0x1006 {
+		t.Fatalf("CPL 0 access faulted: eip %#x exc %d", c2.EIP, c2.LastExc.Vector)
+	}
+}

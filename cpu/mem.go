@@ -39,35 +39,54 @@ func (c *CPU) segFault(seg int) {
 func (c *CPU) linR(seg int, off uint64, size int) uint64 {
 	s := &c.Seg[seg]
 	if c.hflags&hfCS64 != 0 {
-		return c.lin64(seg, off)
+		return c.lin64(seg, off, size)
 	}
 	if !s.canRead || off < s.lo || off+uint64(size)-1 > s.hi {
 		c.segFault(seg)
 	}
-	return (s.Base + off) & 0xFFFFFFFF
+	la := (s.Base + off) & 0xFFFFFFFF
+	if c.acCheck {
+		c.alignCheck(la, size)
+	}
+	return la
+}
+
+// alignCheck raises #AC(0) for a misaligned CPL-3 data access when
+// CR0.AM and EFLAGS.AC are set (SDM Vol. 3 §6.15, interrupt 17).
+func (c *CPU) alignCheck(la uint64, size int) {
+	if size > 1 && size <= 8 && la&uint64(size-1) != 0 {
+		c.raise(VecAC, 0, true)
+	}
 }
 
 func (c *CPU) linW(seg int, off uint64, size int) uint64 {
 	s := &c.Seg[seg]
 	if c.hflags&hfCS64 != 0 {
-		return c.lin64(seg, off)
+		return c.lin64(seg, off, size)
 	}
 	if !s.canWrit || off < s.lo || off+uint64(size)-1 > s.hi {
 		c.segFault(seg)
 	}
-	return (s.Base + off) & 0xFFFFFFFF
+	la := (s.Base + off) & 0xFFFFFFFF
+	if c.acCheck {
+		c.alignCheck(la, size)
+	}
+	return la
 }
 
 // lin64 forms a 64-bit-mode linear address: only FS and GS have bases, and
 // a non-canonical address faults with #GP(0), or #SS(0) through SS
 // (SDM Vol. 3 §3.3.7.1). Multi-byte accesses are checked at their start.
-func (c *CPU) lin64(seg int, off uint64) uint64 {
+func (c *CPU) lin64(seg int, off uint64, size int) uint64 {
 	la := off
 	if seg >= FS {
 		la += c.Seg[seg].Base
 	}
 	if uint64(int64(la<<16)>>16) != la {
 		c.segFault(seg)
+	}
+	if c.acCheck {
+		c.alignCheck(la, size)
 	}
 	return la
 }

@@ -480,7 +480,11 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 	case MSR_TSC:
 		c.tsc0 = v - c.ICount
 	case MSR_APIC_BASE:
-		c.msr.apicBase = v &^ 0x6FF
+		// BSP flag (bit 8) is read-only; bits 0-7 and 9-10 reserved.
+		c.msr.apicBase = v&^0x7FF | c.msr.apicBase&(1<<8)
+		if c.APICBaseHook != nil {
+			c.APICBaseHook(c.msr.apicBase)
+		}
 	case MSR_SYSENTER_CS:
 		c.msr.sysenterCS = v & 0xFFFF
 	case MSR_SYSENTER_ESP:
