@@ -275,8 +275,8 @@ type CPU struct {
 	// acCheck: alignment checking is on (CR0.AM, EFLAGS.AC, CPL 3).
 	acCheck bool
 	tlb     *tlb.TLB
-	jc     tb.JumpCache
-	hflags uint32
+	jc      tb.JumpCache
+	hflags  uint32
 
 	a20Mask uint64
 
