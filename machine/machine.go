@@ -83,6 +83,9 @@ type Machine struct {
 	Image *loader.Image
 
 	shared *cpu.Shared
+	// Serial keeps the last 64 KiB of COM1 output (scripts, crash reports).
+	Serial     *SerialLog
+	userSerial io.Writer
 	// Threads names the machine's goroutines for host stack dumps.
 	Threads *hoststack.Registry
 
@@ -90,6 +93,9 @@ type Machine struct {
 	workers  []*vcpuWorker
 	catch    catchState
 	stopReq  atomic.Bool
+	// runLimit, when nonzero, makes Run return StopPaused once the vCPUs
+	// have retired that many instructions in total (RunFor).
+	runLimit uint64
 	resetReq bool
 	exit     *Stop
 	mu       sync.Mutex // guards nothing on the hot path; serialises Run
@@ -118,6 +124,9 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Serial == nil {
 		cfg.Serial = io.Discard
 	}
+	serialLog := &SerialLog{max: 64 << 10}
+	userSerial := cfg.Serial
+	cfg.Serial = io.MultiWriter(cfg.Serial, serialLog)
 	if cfg.DebugCon == nil {
 		cfg.DebugCon = cfg.Serial
 	}
@@ -130,7 +139,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.NSPerInsn == 0 {
 		cfg.NSPerInsn = 1
 	}
-	m := &Machine{cfg: cfg, Threads: hoststack.NewRegistry()}
+	m := &Machine{cfg: cfg, Threads: hoststack.NewRegistry(), Serial: serialLog, userSerial: userSerial}
 	m.RAM = make([]byte, cfg.RAM) // untouched pages cost no host memory
 	m.Low = cfg.RAM
 	if m.Low > BelowHoleMax {
@@ -333,6 +342,18 @@ func (m *Machine) Pause() {
 	m.stopReq.Store(true)
 }
 
+// RunFor is Run that also returns StopPaused after about n retired
+// instructions (at the first quantum boundary past n): a deterministic
+// bounded run for scripts.
+func (m *Machine) RunFor(ctx context.Context, n uint64) *Stop {
+	if n == 0 {
+		n = 1
+	}
+	m.runLimit = n
+	defer func() { m.runLimit = 0 }()
+	return m.Run(ctx)
+}
+
 // ClearPause drops a pending pause request.
 func (m *Machine) ClearPause() { m.stopReq.Store(false) }
 
@@ -415,6 +436,13 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		}
 		m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
 		m.UART.Poll()
+		if m.runLimit > 0 {
+			if ran >= m.runLimit {
+				m.runLimit = 0
+				return &Stop{Kind: StopPaused}
+			}
+			m.runLimit -= ran
+		}
 		if m.resetReq {
 			m.resetReq = false
 			m.reset()
@@ -605,4 +633,45 @@ func FlagString(f uint64) string {
 		}
 	}
 	return string(out)
+}
+
+// SerialOutput is the writer COM1 output goes to (besides the log).
+func (m *Machine) SerialOutput() io.Writer { return m.userSerial }
+
+// SetSerialOutput redirects COM1 output (the serial log keeps recording).
+// With followDebugCon, port 0xE9 output follows it too.
+func (m *Machine) SetSerialOutput(w io.Writer, followDebugCon bool) {
+	m.userSerial = w
+	tee := io.MultiWriter(w, m.Serial)
+	m.UART.SetOutput(tee)
+	if followDebugCon {
+		m.DebugCon.SetOutput(tee)
+	}
+}
+
+// SerialLog keeps the tail of the guest's serial output. Safe for
+// concurrent use.
+type SerialLog struct {
+	mu    sync.Mutex
+	buf   []byte
+	max   int
+	total uint64
+}
+
+func (l *SerialLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	l.total += uint64(len(p))
+	if len(l.buf) > l.max {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-l.max:]...)
+	}
+	return len(p), nil
+}
+
+// Bytes returns the kept output and the total number of bytes ever written.
+func (l *SerialLog) Bytes() ([]byte, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]byte(nil), l.buf...), l.total
 }

@@ -858,3 +858,37 @@ func (t *Target) AnalyzeHang() (hoststack.Report, error) {
 	}
 	return hoststack.Analyze(snap, t.m.HangFacts(state)), nil
 }
+
+// ContinueFor runs the guest like Continue but stops ("paused") after
+// about n retired instructions, deterministically (scripts' bounded runs).
+func (t *Target) ContinueFor(ctx context.Context, n uint64) *Stop {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exited {
+		return t.last
+	}
+	t.m.ClearPause()
+	for _, c := range t.m.CPUs {
+		c.SkipBreakpointOnce()
+	}
+	t.running.Store(true)
+	st := t.m.RunFor(ctx, n)
+	t.running.Store(false)
+	t.last = t.convert(st)
+	return t.last
+}
+
+// SerialOutput returns the tail of the guest's serial output (up to 64
+// KiB) and the total number of bytes it has written.
+func (t *Target) SerialOutput() ([]byte, uint64) { return t.m.Serial.Bytes() }
+
+// ICount returns the total instructions retired by all vCPUs.
+func (t *Target) ICount() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var n uint64
+	for _, c := range t.m.CPUs {
+		n += c.ICount
+	}
+	return n
+}

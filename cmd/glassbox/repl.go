@@ -25,11 +25,8 @@ func runREPL(t *target.Target, o *options, stdin io.Reader, stdout, stderr io.Wr
 	// devices' writers here.)
 	var serial *repl.SwitchableWriter
 	if o.serial == "stdio" {
-		serial = repl.NewSwitchableWriter(m.UART.Output())
-		m.UART.SetOutput(serial)
-		if o.debugcon == "" {
-			m.DebugCon.SetOutput(serial)
-		}
+		serial = repl.NewSwitchableWriter(m.SerialOutput())
+		m.SetSerialOutput(serial, o.debugcon == "")
 	}
 
 	in, ok := stdin.(io.ReadCloser)
