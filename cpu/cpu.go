@@ -291,6 +291,10 @@ type CPU struct {
 	Halted bool
 	// ICount counts retired instructions.
 	ICount uint64
+	// Pauses counts PAUSE instructions (spin-wait evidence for analyze hang).
+	Pauses     uint64
+	turnPauses int
+	yieldTurn  bool
 	// yields counts work that retired no instruction (REP chunks that
 	// yielded, faults); it consumes Exec budget like instructions do, so a
 	// guest stuck in an exception loop still returns control.

@@ -47,7 +47,7 @@ func defaultCPUID() CPUIDModel {
 	m := CPUIDModel{MaxLeaf: 1, MaxExt: 0x80000008, Sig: 0x663}
 	copy(m.Vendor[:], "GlassBoxEmul")
 	copy(m.Brand[:], "glassbox virtual CPU")
-	m.Feat1EDX = CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 |
+	m.Feat1EDX = CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_APIC |
 		CPUID_SEP | CPUID_PGE | CPUID_CMOV | CPUID_PSE36
 	m.Feat1ECX = CPUID_ECX_CX16
 	m.Ext1EDX = CPUID_EXT_NX | CPUID_EXT_SYSCALL | CPUID_EXT_LM

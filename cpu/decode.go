@@ -34,6 +34,7 @@ const (
 	kPushSeg
 	kNop
 	kFetchFault // the instruction's bytes could not be fetched: re-raise at execution
+	kPause      // PAUSE: a spin-wait hint; with several vCPUs it ends the turn
 )
 
 func prefixLen(b []byte, mode int) int {

@@ -56,6 +56,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 		}
 	}()
 	end := c.ICount + c.yields + budget
+	c.turnPauses = 0
 	for {
 		if c.shutdown {
 			return Exit{Reason: ExitShutdown}
@@ -96,6 +97,10 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 			c.stepDone = false
 			return Exit{Reason: ExitStep}
 		}
+		if c.yieldTurn {
+			c.yieldTurn = false
+			return Exit{Reason: ExitBudget}
+		}
 	}
 }
 
@@ -135,7 +140,7 @@ func (c *CPU) runSome(end uint64) {
 			c.stepDone = true
 			return
 		}
-		if c.exitReq || c.Halted || c.shutdown || c.needOuter {
+		if c.exitReq || c.Halted || c.shutdown || c.needOuter || c.yieldTurn {
 			c.needOuter = false
 			return
 		}

@@ -6,6 +6,11 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
+// pauseYield is how many PAUSEs in one turn end it early (a PAUSE-loop
+// exit window): enough to skip short waits, few enough that a vCPU spinning
+// on a lock held by another gives its turn away.
+const pauseYield = 256
+
 // branchKinds marks kinds whose handlers always set EIP.
 var branchKinds = func() (t [65536]bool) {
 	for _, k := range []x86asm.Op{x86asm.JMP, x86asm.CALL, x86asm.RET, x86asm.LJMP, x86asm.LCALL,
@@ -327,6 +332,15 @@ func (c *CPU) exec(op *tb.Op) {
 		c.stopTB = true
 		if h := c.sh.Hooks; h != nil && h.HLT != nil {
 			h.HLT(c)
+		}
+	case kPause:
+		// A spin-wait loop: let the other vCPUs run (like a PAUSE-loop
+		// exit). Deterministic: PAUSE is an instruction of the stream.
+		c.Pauses++
+		c.turnPauses++
+		if len(c.sh.CPUs) > 1 && c.turnPauses >= pauseYield {
+			c.yieldTurn = true
+			c.stopTB = true
 		}
 	case kNop, x86asm.FWAIT:
 	case kUD, x86asm.UD2, x86asm.UD0, x86asm.UD1:

@@ -327,7 +327,10 @@ func lower(inst *x86asm.Inst, kind int, eip uint64, mode int) (op tb.Op, ends bo
 		if op.Args[0].Kind == okSeg {
 			op.Kind = kPushSeg
 		}
-	case x86asm.NOP, x86asm.PAUSE, x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1,
+	case x86asm.PAUSE:
+		op.Kind = kPause
+		return op, true
+	case x86asm.NOP, x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1,
 		x86asm.PREFETCHT2, x86asm.PREFETCHW, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE, x86asm.FWAIT:
 		if x == x86asm.FWAIT {
 			return op, false

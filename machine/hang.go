@@ -14,10 +14,12 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 		f.TimerArmed = true
 	}
 	for i, c := range m.CPUs {
-		v := hoststack.VCPU{ID: c.ID, IF: c.Flags()&cpu.FLAG_IF != 0, PC: c.PC(), IRQPending: m.PIC.Pending()}
+		v := hoststack.VCPU{ID: c.ID, IF: c.Flags()&cpu.FLAG_IF != 0, PC: c.PC(), IRQPending: c.IntController().Pending()}
 		switch {
 		case i < len(m.workers) && m.workers[i].parked:
 			v.State = hoststack.VCPUCatchpoint
+		case c.WaitingForSIPI():
+			v.State = hoststack.VCPUWaitSIPI
 		case c.Halted:
 			v.State = hoststack.VCPUHalted
 		case runState == "running":

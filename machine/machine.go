@@ -72,6 +72,11 @@ type Machine struct {
 	Clock *vclock.Clock
 
 	PIC       *devices.PIC
+	IOAPIC    *devices.IOAPIC
+	APICBus   *devices.APICBus
+	LAPICs    []*devices.LAPIC
+	irq       *irqRouter
+	current   int // the vCPU holding the run baton (LAPIC MMIO goes to its LAPIC)
 	PIT       *devices.PIT
 	CMOS      *devices.CMOS
 	UART      *devices.UART
@@ -118,9 +123,6 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.CPUs < 1 || cfg.CPUs > 64 {
 		return nil, fmt.Errorf("-smp %d: must be between 1 and 64", cfg.CPUs)
 	}
-	if cfg.CPUs > 1 {
-		return nil, fmt.Errorf("-smp %d: not yet: SMP (APs, LAPIC) is not implemented yet; use -smp 1", cfg.CPUs)
-	}
 	if cfg.Serial == nil {
 		cfg.Serial = io.Discard
 	}
@@ -159,13 +161,18 @@ func New(cfg Config) (*Machine, error) {
 
 	m.PIC = devices.NewPIC()
 	m.PIC.Register(m.Mem)
-	m.PIT = devices.NewPIT(m.Clock, m.PIC)
+	m.APICBus = devices.NewAPICBus()
+	m.IOAPIC = devices.NewIOAPIC(uint8(cfg.CPUs), m.APICBus)
+	m.IOAPIC.Register(m.Mem)
+	m.irq = &irqRouter{pic: m.PIC, ioapic: m.IOAPIC}
+	m.Mem.AddMMIO("lapic", devices.LAPICDefaultBase, 0x1000, lapicRouter{m}, 1)
+	m.PIT = devices.NewPIT(m.Clock, m.irq)
 	m.PIT.Register(m.Mem)
-	m.CMOS = devices.NewCMOS(m.Clock, m.PIC, cfg.RTCBase)
+	m.CMOS = devices.NewCMOS(m.Clock, m.irq, cfg.RTCBase)
 	m.CMOS.SetMemory(m.Low, cfg.RAM-m.Low)
 	m.CMOS.SetCPUs(cfg.CPUs)
 	m.CMOS.Register(m.Mem)
-	m.UART = devices.NewUART("serial0", 0x3F8, 4, m.PIC, cfg.Serial)
+	m.UART = devices.NewUART("serial0", 0x3F8, 4, m.irq, cfg.Serial)
 	m.UART.Register(m.Mem)
 	m.POST = devices.NewPOST()
 	m.POST.Register(m.Mem)
@@ -230,8 +237,14 @@ func (m *Machine) Start() error {
 	sh := &cpu.Shared{Mem: m.Mem, TBs: m.TBs, Hooks: m.cfg.Hooks}
 	m.shared = sh
 	for i := 0; i < m.cfg.CPUs; i++ {
-		c := cpu.New(cpu.Config{ID: i, Shared: sh, Intc: m.PIC})
+		c := cpu.New(cpu.Config{ID: i, Shared: sh})
 		sh.CPUs = append(sh.CPUs, c)
+		l := devices.NewLAPIC(uint8(i), m.Clock, m.APICBus, devices.LAPICHooks{
+			INIT: c.INIT, SIPI: c.StartupIPI, NMI: c.InjectNMI, Kick: c.Wake}, m.PIC)
+		l.AcceptPIC(i == 0)
+		c.SetIntController(l)
+		c.APICBaseHook = l.SetBase
+		m.LAPICs = append(m.LAPICs, l)
 	}
 	m.CPUs = sh.CPUs
 	for _, c := range m.CPUs {
@@ -257,10 +270,19 @@ func (m *Machine) Close() {
 	m.workers = nil
 }
 
+// applyEntry puts the boot CPU in the image's entry state and the
+// application processors in wait-for-SIPI; the BSP's LAPIC is put in
+// virtual-wire mode (LINT0 ExtINT, LINT1 NMI) as firmware leaves it.
 func (m *Machine) applyEntry() {
-	c := m.CPUs[0]
-	c.Reset()
-	ApplyEntry(c, &m.Image.Entry)
+	for i, c := range m.CPUs {
+		c.Reset()
+		m.LAPICs[i].Reset()
+		if i > 0 {
+			c.SetWaitForSIPI()
+		}
+	}
+	m.LAPICs[0].ConfigureVirtualWire()
+	ApplyEntry(m.CPUs[0], &m.Image.Entry)
 }
 
 // ApplyEntry puts a CPU in a loader's entry state.
@@ -387,6 +409,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		allHalted := true
 		var ran uint64
 		for i, w := range workers {
+			m.current = i
 			before := m.CPUs[i].ICount
 			m.catch.running.Store(true)
 			if w.parked {
@@ -417,7 +440,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 				} else {
 					return &Stop{Kind: StopShutdown, Status: 2, CPU: i}
 				}
-			case cpu.ExitHalt:
+			case cpu.ExitHalt, cpu.ExitWaitSIPI:
 			case cpu.ExitBreakpoint:
 				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
 				return &Stop{Kind: StopBreakpoint, CPU: i}
@@ -464,10 +487,10 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 // interrupts enabled and a timer is armed or an interrupt is pending.
 func (m *Machine) wakeable() bool {
 	for _, c := range m.CPUs {
-		if c.Flags()&cpu.FLAG_IF == 0 {
+		if c.WaitingForSIPI() || c.Flags()&cpu.FLAG_IF == 0 {
 			continue
 		}
-		if m.PIC.Pending() {
+		if c.IntController().Pending() {
 			return true
 		}
 		if _, ok := m.Clock.NextDeadline(); ok {
@@ -475,6 +498,37 @@ func (m *Machine) wakeable() bool {
 		}
 	}
 	return false
+}
+
+// SetCurrentCPU names the vCPU that will access the LAPIC page next (the
+// baton holder; the debugger sets it before stepping a vCPU).
+func (m *Machine) SetCurrentCPU(i int) { m.current = i }
+
+// irqRouter fans ISA IRQ lines out to the 8259 pair and the I/O APIC (ISA
+// IRQ 0 is wired to I/O APIC pin 2, as the MADT override says).
+type irqRouter struct {
+	pic    *devices.PIC
+	ioapic *devices.IOAPIC
+}
+
+func (r *irqRouter) SetIRQ(line int, level bool) {
+	r.pic.SetIRQ(line, level)
+	pin := line
+	if line == 0 {
+		pin = 2
+	}
+	r.ioapic.SetIRQ(pin, level)
+}
+
+// lapicRouter sends accesses to the LAPIC page to the running vCPU's LAPIC.
+type lapicRouter struct{ m *Machine }
+
+func (r lapicRouter) ReadMMIO(off uint64, size int) uint64 {
+	return r.m.LAPICs[r.m.current].ReadMMIO(off, size)
+}
+
+func (r lapicRouter) WriteMMIO(off uint64, size int, v uint64) {
+	r.m.LAPICs[r.m.current].WriteMMIO(off, size, v)
 }
 
 // reset performs a PC reset (port 0x92 bit 0, triple fault with -reboot):

@@ -191,6 +191,7 @@ func (t *Target) Step(cpuID int, n int) *Stop {
 		return &Stop{Reason: "error", Err: err}
 	}
 	var s *Stop
+	t.m.SetCurrentCPU(cpuID)
 	for i := 0; i < n; i++ {
 		c.SkipBreakpointOnce()
 		c.SetSingleStep(true)
