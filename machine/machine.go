@@ -94,10 +94,10 @@ type Machine struct {
 	// Threads names the machine's goroutines for host stack dumps.
 	Threads *hoststack.Registry
 
-	sealed   bool
-	workers  []*vcpuWorker
-	catch    catchState
-	stopReq  atomic.Bool
+	sealed  bool
+	workers []*vcpuWorker
+	catch   catchState
+	stopReq atomic.Bool
 	// runLimit, when nonzero, makes Run return StopPaused once the vCPUs
 	// have retired that many instructions in total (RunFor).
 	runLimit uint64
