@@ -31,6 +31,7 @@ import (
 
 	"glassbox/cpu"
 	"glassbox/devices"
+	"glassbox/firmware"
 	"glassbox/hoststack"
 	"glassbox/loader"
 	"glassbox/memmap"
@@ -84,6 +85,7 @@ type Machine struct {
 	Port92    *devices.Port92
 	DebugExit *devices.DebugExit
 	DebugCon  *devices.DebugCon
+	FwCfg     *firmware.FwCfg // -kernel boots only
 
 	Image *loader.Image
 
@@ -203,6 +205,9 @@ func (m *Machine) LoadBIOS(rom []byte) error {
 }
 
 // LoadKernel loads a multiboot or ELF64 kernel (see loader.LoadKernelOpts).
+// Like QEMU booting -kernel after SeaBIOS ran, the guest also finds ACPI
+// tables (RSDP/RSDT/XSDT/MADT/FADT/FACS/DSDT) and an MP table at
+// 0xF0000-0xF2FFF and fw_cfg on ports 0x510-0x51B (package firmware).
 func (m *Machine) LoadKernel(file []byte, name string, opt loader.Options) error {
 	if m.sealed {
 		return fmt.Errorf("machine already started")
@@ -215,12 +220,40 @@ func (m *Machine) LoadKernel(file []byte, name string, opt loader.Options) error
 	if opt.HighRAM == 0 {
 		opt.HighRAM = m.cfg.RAM - m.Low
 	}
+	fc := firmware.Config{CPUs: m.cfg.CPUs, RAMBelow4G: m.Low, RAMAbove4G: m.cfg.RAM - m.Low}
+	tabs, err := firmware.BuildTables(fc)
+	if err != nil {
+		return fmt.Errorf("firmware tables: %v", err)
+	}
+	// Tables first: a kernel placed over them wins, as under QEMU where
+	// SeaBIOS wrote them before the kernel was loaded.
+	if err := tabs.Install(m.Mem); err != nil {
+		return fmt.Errorf("firmware tables: %v", err)
+	}
 	im, err := loader.LoadKernelOpts(m.Mem, m.RAM[:m.Low], file, name, opt)
 	if err != nil {
 		return err
 	}
 	m.Image = im
+	mb, err := firmware.MultibootFromImage(m.Mem, im)
+	if err != nil {
+		return fmt.Errorf("fw_cfg: %v", err)
+	}
+	m.FwCfg = firmware.NewFwCfg(firmware.FwCfgConfig{CPUs: m.cfg.CPUs, MaxCPUs: fc.APICIDLimit(),
+		RAMBelow4G: m.Low, RAMAbove4G: m.cfg.RAM - m.Low, AMDHole: true,
+		Mem: firmware.SpaceMem{S: m.Mem, Invalidate: m.invalidatePhys}, Tables: &tabs, Multiboot: mb})
+	m.FwCfg.Register(m.Mem)
 	return nil
+}
+
+// invalidatePhys drops translated code in a physical range written by a
+// device (fw_cfg DMA).
+func (m *Machine) invalidatePhys(pa, n uint64) {
+	for p := pa &^ 0xFFF; p < pa+n; p += 0x1000 {
+		if m.TBs.InvalidatePage(p, "dma") > 0 {
+			m.Mem.SetDirty(memmap.PhysAddr(p), memmap.ClientCode)
+		}
+	}
 }
 
 // Start seals the memory map and creates the vCPUs in the image's entry
@@ -417,7 +450,11 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 				w.parked = false
 				w.resume <- struct{}{}
 			} else {
-				w.turn <- m.cfg.Quantum
+				budget := m.cfg.Quantum
+				if m.runLimit > 0 && m.runLimit < budget {
+					budget = m.runLimit // RunFor: stop close to the limit
+				}
+				w.turn <- budget
 			}
 			var ex cpu.Exit
 			select {

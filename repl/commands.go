@@ -95,7 +95,7 @@ var (
 // Category names, in help order.
 var categories = []string{
 	"Running", "Breakpoints", "CPU state", "Memory", "Translation blocks",
-	"Software TLB", "Dirty bits", "Host", "Other",
+	"Software TLB", "Dirty bits", "Scripts", "Host", "Other",
 }
 
 var (
@@ -376,6 +376,19 @@ func commandTable() []*Command {
 		{Name: "dirty stats", Category: "Dirty bits", MaxArgs: 0, Flags: []Flag{flagJSON},
 			NeedsStopped: true, Run: cmdDirtyStats,
 			Help: "dirty and code-protected pages per region"},
+
+		// ---- Scripts
+		{Name: "run-until", Category: "Scripts", Args: "KIND [ARG]", MinArgs: 1, MaxArgs: 2,
+			Flags:        []Flag{{Name: "max", Arg: "N", Help: "give up after N instructions (default 1e9)"}},
+			NeedsStopped: true, Streams: true, Run: cmdRunUntil,
+			Help: "run until serial REGEX | pc ADDR | icount N | catch | exit | halt | fault | stop, within a bound",
+			Long: "Runs in deterministic chunks and checks the condition between them; fails (script status 1) " +
+				"when the bound is reached or the guest stops first."},
+		{Name: "expect", Category: "Scripts", Args: "serial REGEX | reg NAME OP V | mem ADDR TYPE OP V | stop REASON | exit STATUS",
+			MinArgs: 1, MaxArgs: 5, NeedsStopped: true, Run: cmdExpect,
+			Help: "check a condition; a failure prints expected and found and makes a script exit 1",
+			Long: "OP is == or !=; TYPE is u8, u16, u32 or u64; REASON is a stop reason (breakpoint, watchpoint, " +
+				"step, paused, exited, shutdown, halted, catchpoint)."},
 
 		// ---- Host (the emulator's own goroutines)
 		{Name: "info threads", Category: "Host", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: cmdInfoThreads,

@@ -232,7 +232,7 @@ func (r *REPL) RunScript(src io.Reader) error {
 			if err == ErrQuit {
 				return nil
 			}
-			return fmt.Errorf("line %d: %v", i+1, err)
+			return fmt.Errorf("line %d: %w", i+1, err)
 		}
 	}
 	return nil

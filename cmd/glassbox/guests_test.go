@@ -12,9 +12,8 @@ import (
 // output and exit status QEMU produced (guests/*/expected.txt, recorded and
 // re-checked against a live QEMU by internal/guestbuild's TestQEMU). Lines
 // starting with "cpuid:" name the CPU model and legitimately differ.
-// guests/smp is not listed: glassbox has no SMP yet (issue 4).
 func TestGuestsMatchQEMU(t *testing.T) {
-	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64"} {
+	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp"} {
 		t.Run(name, func(t *testing.T) {
 			img := guestbuild.Build(t, name)
 			args := append([]string{"run"}, guestbuild.QEMUArgs(t, name, img)...)

@@ -295,7 +295,11 @@ func runScript(m *machine.Machine, t *target.Target, o *options, stdout, stderr 
 	r := repl.New(t, stdout)
 	if err := r.RunScript(f); err != nil {
 		fmt.Fprintf(stderr, "glassbox: %s:%v\n", o.script, strings.TrimPrefix(err.Error(), "line "))
-		return 2, nil
+		var ef *repl.ExpectFailed
+		if errors.As(err, &ef) {
+			return 1, nil // an expectation failed
+		}
+		return 2, nil // a script error
 	}
 	if st := t.LastStop(); st != nil && st.Terminal() {
 		return finish(m, o, st, stderr), nil
