@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,9 @@ type Machine struct {
 	workers []*vcpuWorker
 	catch   catchState
 	stopReq atomic.Bool
+	// serialStop: RunUntilSerial's pattern matched (set on the vCPU goroutine
+	// during its turn, read by the main loop after the turn).
+	serialStop bool
 	// runLimit, when nonzero, makes Run return StopPaused once the vCPUs
 	// have retired that many instructions in total (RunFor).
 	runLimit uint64
@@ -490,6 +494,11 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 			default:
 				allHalted = false
 			}
+			if m.serialStop {
+				m.serialStop = false
+				m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
+				return &Stop{Kind: StopPaused, CPU: i}
+			}
 			if m.exit != nil || m.resetReq {
 				break
 			}
@@ -726,6 +735,29 @@ func FlagString(f uint64) string {
 	return string(out)
 }
 
+// RunUntilSerial is RunFor that also stops right after the instruction
+// whose serial output makes the output written from now on match re.
+func (m *Machine) RunUntilSerial(ctx context.Context, re *regexp.Regexp, n uint64) (*Stop, bool) {
+	l := m.Serial
+	l.mu.Lock()
+	l.match, l.matchFrom, l.matched = re, l.total, false
+	l.onMatch = func() {
+		m.serialStop = true
+		m.CPUs[m.current].RequestExit()
+	}
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.match, l.onMatch = nil, nil
+		l.mu.Unlock()
+	}()
+	st := m.RunFor(ctx, n)
+	l.mu.Lock()
+	matched := l.matched
+	l.mu.Unlock()
+	return st, matched
+}
+
 // SerialOutput is the writer COM1 output goes to (besides the log).
 func (m *Machine) SerialOutput() io.Writer { return m.userSerial }
 
@@ -747,6 +779,11 @@ type SerialLog struct {
 	buf   []byte
 	max   int
 	total uint64
+
+	match     *regexp.Regexp // RunUntilSerial: stop when new output matches
+	matchFrom uint64
+	matched   bool
+	onMatch   func()
 }
 
 func (l *SerialLog) Write(p []byte) (int, error) {
@@ -756,6 +793,18 @@ func (l *SerialLog) Write(p []byte) (int, error) {
 	l.total += uint64(len(p))
 	if len(l.buf) > l.max {
 		l.buf = append(l.buf[:0], l.buf[len(l.buf)-l.max:]...)
+	}
+	if l.match != nil && !l.matched {
+		n := l.total - l.matchFrom
+		if n > uint64(len(l.buf)) {
+			n = uint64(len(l.buf))
+		}
+		if l.match.Match(l.buf[uint64(len(l.buf))-n:]) {
+			l.matched = true
+			if l.onMatch != nil {
+				l.onMatch()
+			}
+		}
 	}
 	return len(p), nil
 }

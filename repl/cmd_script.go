@@ -27,6 +27,14 @@ func expectf(format string, a ...any) error { return &ExpectFailed{fmt.Sprintf(f
 const runChunk = 1_000_000
 
 func cmdRunUntil(ctx *Context, args []string) error {
+	if st := ctx.T.LastStop(); st != nil && st.Terminal() {
+		switch {
+		case args[0] == "stop", args[0] == "exit" && st.Reason == "exited", args[0] == "halt" && st.Reason == "halted",
+			args[0] == "fault" && st.Reason == "shutdown":
+			ctx.Printf("already stopped: %s\n", describeStop(st))
+			return nil
+		}
+	}
 	if err := ctx.R.checkRunnable(); err != nil {
 		return err
 	}
@@ -42,6 +50,7 @@ func cmdRunUntil(ctx *Context, args []string) error {
 	var check func(st *target.Stop) (bool, error)
 	var cleanup func()
 	var icountTarget uint64
+	var serialRE *regexp.Regexp
 	startOut, startTotal := ctx.T.SerialOutput()
 	_ = startOut
 	switch kind {
@@ -53,6 +62,7 @@ func cmdRunUntil(ctx *Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("run-until serial: %v", err)
 		}
+		serialRE = re
 		check = func(*target.Stop) (bool, error) {
 			buf, total := ctx.T.SerialOutput()
 			n := total - startTotal
@@ -117,7 +127,13 @@ func cmdRunUntil(ctx *Context, args []string) error {
 				chunk = icountTarget - now
 			}
 		}
-		st := ctx.R.runGuest(func(c context.Context) *target.Stop { return ctx.T.ContinueFor(c, chunk) })
+		st := ctx.R.runGuest(func(c context.Context) *target.Stop {
+			if serialRE != nil {
+				st, _ := ctx.T.ContinueUntilSerial(c, serialRE, chunk)
+				return st
+			}
+			return ctx.T.ContinueFor(c, chunk)
+		})
 		ok, err := check(st)
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -892,4 +893,24 @@ func (t *Target) ICount() uint64 {
 		n += c.ICount
 	}
 	return n
+}
+
+// ContinueUntilSerial runs until the serial output written from now on
+// matches re (stopping right after the instruction that completed the
+// match), another stop, or about n instructions.
+func (t *Target) ContinueUntilSerial(ctx context.Context, re *regexp.Regexp, n uint64) (*Stop, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exited {
+		return t.last, false
+	}
+	t.m.ClearPause()
+	for _, c := range t.m.CPUs {
+		c.SkipBreakpointOnce()
+	}
+	t.running.Store(true)
+	st, ok := t.m.RunUntilSerial(ctx, re, n)
+	t.running.Store(false)
+	t.last = t.convert(st)
+	return t.last, ok
 }

@@ -192,3 +192,20 @@ func TestScript(t *testing.T) {
 		t.Fatalf("status %d stderr %q", st, errs)
 	}
 }
+
+// TestScriptExpect: run-until/expect make a script a check: 0 when every
+// expectation holds, 1 when one fails, 2 on a script error.
+func TestScriptExpect(t *testing.T) {
+	ok := writeFile(t, "ok.gb", []byte("run-until serial \"read cafebabe\"\nexpect serial \"#PF err=00000000\"\nrun-until exit\nexpect exit 1\n"))
+	if st, out, errs := runMain(t, "run", "-script", ok); st != 0 {
+		t.Fatalf("passing script: status %d\n%s\n%s", st, out, errs)
+	}
+	bad := writeFile(t, "bad.gb", []byte("run-until exit\nexpect exit 7\n"))
+	if st, _, errs := runMain(t, "run", "-script", bad); st != 1 || !strings.Contains(errs, "bad.gb:2: expect exit 7: the guest exited with status 1") {
+		t.Fatalf("failing expectation: status %d stderr %q", st, errs)
+	}
+	never := writeFile(t, "never.gb", []byte("run-until serial NEVER-PRINTED -max 5000\n"))
+	if st, _, errs := runMain(t, "run", "-script", never); st != 1 || !strings.Contains(errs, "not reached within 5000 instructions") {
+		t.Fatalf("bound: status %d stderr %q", st, errs)
+	}
+}
