@@ -336,3 +336,28 @@ func cmdInfoPOST(ctx *Context, _ []string) error {
 	ctx.Printf("last POST code: %#02x (%d writes to port 0x80)\n", code, n)
 	return nil
 }
+
+func cmdInfoLAPIC(ctx *Context, _ []string) error {
+	cpu, err := ctx.CPU()
+	if err != nil {
+		return err
+	}
+	text, st, err := ctx.T.LAPIC(cpu)
+	if err != nil {
+		return err
+	}
+	if ctx.Has("json") {
+		return ctx.EmitJSON(st)
+	}
+	ctx.Printf("%s", text)
+	return nil
+}
+
+func cmdInfoIOAPIC(ctx *Context, _ []string) error {
+	text, st := ctx.T.IOAPIC()
+	if ctx.Has("json") {
+		return ctx.EmitJSON(st)
+	}
+	ctx.Printf("%s", text)
+	return nil
+}

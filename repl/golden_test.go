@@ -29,7 +29,7 @@ var goldenCases = []struct {
 	{"info_cpus", with([]string{"info cpus", "info mode"}, with(atBreak, "info cpus", "info mode", "continue", "info cpus")...)},
 	{"info_gdt", with(atBreak, "info gdt", "info ldt", "info tss")},
 	{"info_idt", with([]string{"info idt"}, with(atBreak, "info idt")...)},
-	{"not_yet", []string{"info lapic", "info ioapic"}},
+	{"apic", with(atBreak, "info lapic", "info ioapic", "info lapic -cpu 1")},
 	{"pic_post", []string{"info pic", "info post", "break -phys 0xf0000", "info breakpoints", "continue", "info post",
 		"delete", "until 0xf0286", "info pic", "info post"}},
 	{"x", with(atBreak, "x/8xb $esp-8", "x/4xh 0x10000", "x/4xw 0x10000", "x/2xg 0x10000", "x", "x/3dw 0x200000",

@@ -52,6 +52,11 @@ var jsonCases = []struct {
 	{"info post -json", []string{"continue"}, map[string]any{"code": "number", "writes": "number"}},
 	{"info threads -json", nil, map[string]any{"threads": arrNE{map[string]any{"thread": "number", "goroutine": "number",
 		"name": "string", "status": "string", "state": "string", "top": "string"}}}},
+	{"info lapic -json", nil, map[string]any{"id": "number", "version": "number", "apic_base": "number", "enabled": "bool",
+		"software_enabled": "bool", "tpr": "number", "ppr": "number", "svr": "number", "timer_initial": "number",
+		"timer_current": "number", "icr": "number", "esr": "number", "accept_pic": "bool"}},
+	{"info ioapic -json", nil, map[string]any{"id": "number", "version": "number", "ioregsel": "number", "lines": "number",
+		"remote_irr": "number"}},
 	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
 		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
 			"hits": "number"}}}},
@@ -244,7 +249,7 @@ func TestJSONCoversCommands(t *testing.T) {
 func TestJSONErrorsPrintNothing(t *testing.T) {
 	r, out, _ := demo(t)
 	transcript(r, out, atBreak)
-	for _, l := range []string{"x/4xw 0x500000 -json", "tb show 9999 -json", "info lapic -json", "gva2gpa -json"} {
+	for _, l := range []string{"x/4xw 0x500000 -json", "tb show 9999 -json", "info lapic -cpu 7 -json", "gva2gpa -json"} {
 		out.Reset()
 		if err := r.Exec(l); err == nil {
 			t.Errorf("%s: no error", l)

@@ -914,3 +914,25 @@ func (t *Target) ContinueUntilSerial(ctx context.Context, re *regexp.Regexp, n u
 	t.last = t.convert(st)
 	return t.last, ok
 }
+
+// LAPIC returns vCPU i's local APIC state (QEMU-style text and a plain
+// struct for JSON).
+func (t *Target) LAPIC(i int) (string, devices.LAPICState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i < 0 || i >= len(t.m.LAPICs) {
+		return "", devices.LAPICState{}, fmt.Errorf("no CPU %d (the machine has %d)", i, len(t.m.LAPICs))
+	}
+	var b strings.Builder
+	t.m.LAPICs[i].Info(&b)
+	return b.String(), t.m.LAPICs[i].State(), nil
+}
+
+// IOAPIC returns the I/O APIC state.
+func (t *Target) IOAPIC() (string, devices.IOAPICState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	t.m.IOAPIC.Info(&b)
+	return b.String(), t.m.IOAPIC.State()
+}
