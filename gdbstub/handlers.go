@@ -660,6 +660,9 @@ func threadInfo(r *target.Regs) string {
 	if r.Halted {
 		s += "[halted] "
 	}
+	if r.WaitSIPI {
+		s += "[waiting for SIPI] "
+	}
 	return s + r.Mode
 }
 

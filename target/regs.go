@@ -17,32 +17,34 @@ type Seg struct {
 
 // Regs is a snapshot of one vCPU's architectural state.
 type Regs struct {
-	CPU     int
-	Mode    string // real, v8086, protected16, protected32, compat16, compat32, long64
-	Bits    int    // decode width: 16, 32 or 64
-	CPL     int
-	Halted  bool
-	ICount  uint64
-	GPR     [16]uint64 // RAX..R15 in encoding order
-	RIP     uint64     // offset in CS
-	PC      uint64     // linear address of the next instruction
-	RFLAGS  uint64
-	Seg     [6]Seg // ES CS SS DS FS GS
-	LDTR    Seg
-	TR      Seg
-	GDTBase uint64
-	GDTLim  uint32
-	IDTBase uint64
-	IDTLim  uint32
-	CR0     uint64
-	CR2     uint64
-	CR3     uint64
-	CR4     uint64
-	CR8     uint64
-	EFER    uint64
-	DR      [8]uint64
-	KGSBase uint64
-	A20     bool
+	CPU    int
+	Mode   string // real, v8086, protected16, protected32, compat16, compat32, long64
+	Bits   int    // decode width: 16, 32 or 64
+	CPL    int
+	Halted bool
+	// WaitSIPI: an application processor that has not been started yet.
+	WaitSIPI bool
+	ICount   uint64
+	GPR      [16]uint64 // RAX..R15 in encoding order
+	RIP      uint64     // offset in CS
+	PC       uint64     // linear address of the next instruction
+	RFLAGS   uint64
+	Seg      [6]Seg // ES CS SS DS FS GS
+	LDTR     Seg
+	TR       Seg
+	GDTBase  uint64
+	GDTLim   uint32
+	IDTBase  uint64
+	IDTLim   uint32
+	CR0      uint64
+	CR2      uint64
+	CR3      uint64
+	CR4      uint64
+	CR8      uint64
+	EFER     uint64
+	DR       [8]uint64
+	KGSBase  uint64
+	A20      bool
 	// LastException is the last exception delivered (-1 if none).
 	LastException int
 	ExcChain      []string
@@ -56,7 +58,7 @@ func (t *Target) Regs(i int) (Regs, error) {
 	if err != nil {
 		return Regs{}, err
 	}
-	r := Regs{CPU: i, Mode: c.Mode().String(), CPL: c.CPL(), Halted: c.Halted, ICount: c.ICount,
+	r := Regs{CPU: i, Mode: c.Mode().String(), CPL: c.CPL(), Halted: c.Halted, WaitSIPI: c.WaitingForSIPI(), ICount: c.ICount,
 		GPR: c.R, RIP: c.EIP, PC: c.PC(), RFLAGS: c.Flags(), CR0: c.CR0, CR2: c.CR2, CR3: c.CR3,
 		CR4: c.CR4, CR8: c.CR8, EFER: c.EFER, DR: c.DR, A20: c.A20(), LastException: c.ExcFirst()}
 	switch c.Mode() {
