@@ -87,6 +87,7 @@ type Machine struct {
 	DebugExit *devices.DebugExit
 	DebugCon  *devices.DebugCon
 	FwCfg     *firmware.FwCfg // -kernel boots only
+	ACPIPM    *devices.ACPIPM
 
 	Image *loader.Image
 
@@ -189,6 +190,8 @@ func New(cfg Config) (*Machine, error) {
 	m.DebugExit.Register(m.Mem)
 	m.DebugCon = devices.NewDebugCon(cfg.DebugCon)
 	m.DebugCon.Register(m.Mem)
+	m.ACPIPM = devices.NewACPIPM(m.Clock, m.powerOff)
+	m.ACPIPM.Register(m.Mem)
 	return m, nil
 }
 
@@ -350,6 +353,15 @@ func (m *Machine) requestReset() {
 	}
 }
 
+func (m *Machine) powerOff() {
+	if m.exit == nil {
+		m.exit = &Stop{Kind: StopPowerOff, Status: 0}
+	}
+	for _, c := range m.CPUs {
+		c.RequestExit()
+	}
+}
+
 func (m *Machine) debugExit(status int) {
 	if m.exit == nil {
 		m.exit = &Stop{Kind: StopDebugExit, Status: status}
@@ -373,10 +385,11 @@ const (
 	StopWatchpoint                    // a vCPU hit a data watchpoint
 	StopStep                          // a single step finished
 	StopCatch                         // a catchpoint fired
+	StopPowerOff                      // ACPI S5 (PM1a_CNT SLP_EN with SLP_TYP 0)
 )
 
 var stopNames = [...]string{"debug-exit", "shutdown", "halted", "paused", "internal error", "canceled",
-	"breakpoint", "watchpoint", "step", "catchpoint"}
+	"breakpoint", "watchpoint", "step", "catchpoint", "power-off"}
 
 func (k StopKind) String() string { return stopNames[k] }
 

@@ -111,7 +111,7 @@ func (s *Stop) String() string {
 func (t *Target) convert(st *machine.Stop) *Stop {
 	s := &Stop{CPU: st.CPU, ExitStatus: st.Status, Err: st.Err}
 	switch st.Kind {
-	case machine.StopDebugExit:
+	case machine.StopDebugExit, machine.StopPowerOff:
 		s.Reason = "exited"
 	case machine.StopShutdown:
 		s.Reason = "shutdown"

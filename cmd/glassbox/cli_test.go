@@ -209,3 +209,13 @@ func TestScriptExpect(t *testing.T) {
 		t.Fatalf("bound: status %d stderr %q", st, errs)
 	}
 }
+
+// TestACPIPowerOff: writing SLP_EN with SLP_TYP 0 (the DSDT's _S5) to PM1a
+// control at 0x604 powers the machine off: status 0, like QEMU.
+func TestACPIPowerOff(t *testing.T) {
+	// mov dx, 0x604; mov ax, 0x2000; out dx, ax; hlt (not reached)
+	rom := writeFile(t, "s5.rom", rom64k(0xBA, 0x04, 0x06, 0xB8, 0x00, 0x20, 0xEF, 0xF4))
+	if st, _, errs := runMain(t, "run", "-bios", rom); st != 0 || strings.Contains(errs, "halted") {
+		t.Fatalf("status %d stderr %q", st, errs)
+	}
+}
