@@ -95,7 +95,7 @@ var (
 // Category names, in help order.
 var categories = []string{
 	"Running", "Breakpoints", "CPU state", "Memory", "Translation blocks",
-	"Software TLB", "Dirty bits", "Scripts", "Host", "Other",
+	"Software TLB", "Dirty bits", "Guest stacks", "Scripts", "Host", "Other",
 }
 
 var (
@@ -374,6 +374,21 @@ func commandTable() []*Command {
 		{Name: "dirty stats", Category: "Dirty bits", MaxArgs: 0, Flags: []Flag{flagJSON},
 			NeedsStopped: true, Run: cmdDirtyStats,
 			Help: "dirty and code-protected pages per region"},
+
+		// ---- Guest debug information
+		{Name: "bt", Aliases: []string{"backtrace", "where"}, Category: "Guest stacks", Args: "[all]", MaxArgs: 1,
+			Flags: []Flag{flagCPU, {Name: "n", Arg: "N", Help: "at most N frames"}}, NeedsStopped: true, Run: cmdBT,
+			Help: "guest backtrace of a vCPU (or `bt all`) in gdb's format, from DWARF CFI, frame pointers or symbols",
+			Long: "Argument values come from DWARF locations, including DW_OP_entry_value resolved from the " +
+				"caller's call-site parameters as gdb does. Load symbols with -symbols FILE or `symbols load`."},
+		{Name: "symbols load", Category: "Guest stacks", Args: "FILE [OFFSET]", MinArgs: 1, MaxArgs: 2, Run: cmdSymbolsLoad,
+			Help: "load an ELF file's symbols and DWARF (merged with those loaded)"},
+		{Name: "info symbol", Category: "Guest stacks", Args: "ADDR", MinArgs: 1, MaxArgs: 1, Flags: []Flag{flagJSON}, Run: cmdInfoSymbol,
+			Help: "the symbol an address belongs to, as gdb prints it"},
+		{Name: "info line", Category: "Guest stacks", Args: "ADDR", MinArgs: 1, MaxArgs: 1, Flags: []Flag{flagJSON}, Run: cmdInfoLine,
+			Help: "the source line of an address, as gdb prints it"},
+		{Name: "list", Category: "Guest stacks", Args: "[FILE:LINE]", MaxArgs: 1, Flags: []Flag{flagCPU}, NeedsStopped: true,
+			Run: cmdList, Help: "source lines around the vCPU's current line (or FILE:LINE)"},
 
 		// ---- Scripts
 		{Name: "run-until", Category: "Scripts", Args: "KIND [ARG]", MinArgs: 1, MaxArgs: 2,

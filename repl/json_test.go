@@ -57,6 +57,10 @@ var jsonCases = []struct {
 		"timer_current": "number", "icr": "number", "esr": "number", "accept_pic": "bool"}},
 	{"info ioapic -json", nil, map[string]any{"id": "number", "version": "number", "ioregsel": "number", "lines": "number",
 		"remote_irr": "number"}},
+	{"info symbol deep_function+3 -json", []string{"symbols load ../symbols/testdata/k32-O1.elf"}, map[string]any{
+		"addr": "number", "symbol": "string", "offset": "number", "found": "bool", "text": "string"}},
+	{"info line deep_function -json", []string{"symbols load ../symbols/testdata/k32-O1.elf"}, map[string]any{
+		"addr": "number", "file": "string", "line": "number", "function": "string", "found": "bool", "text": "string"}},
 	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
 		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
 			"hits": "number"}}}},

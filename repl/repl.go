@@ -445,6 +445,15 @@ func (r *REPL) evalAddr(s string) (uint64, error) {
 				return 0, err
 			}
 			v = x
+		} else if tab := r.t.Symbols(); tab != nil && isIdent(term) {
+			// a guest symbol: where gdb's `break NAME` would stop
+			a, _, _, ok := tab.BreakpointAddr(term)
+			if !ok {
+				if a, ok = tab.Lookup(term); !ok {
+					return 0, fmt.Errorf("no symbol %q", term)
+				}
+			}
+			v = a
 		} else {
 			x, err := parseCount(term)
 			if err != nil {
@@ -634,4 +643,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// isIdent reports a C identifier (a symbol name, not a number).
+func isIdent(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -26,6 +26,7 @@ import (
 	"glassbox/devices"
 	"glassbox/hoststack"
 	"glassbox/machine"
+	"glassbox/symbols"
 	"glassbox/memmap"
 	"glassbox/tb"
 	"glassbox/tlb"
@@ -39,15 +40,21 @@ type Target struct {
 	bps     map[int]Breakpoint
 	wps     map[int]Watchpoint
 	catches map[int]int // target ID -> machine catchpoint ID
+	syms    *symbols.Table
 	nextID  int
 	last    *Stop
 	exited  bool
 	run     runner
 }
 
-// New wraps m, which must have been started.
+// New wraps m, which must have been started. An ELF kernel's own symbols
+// and DWARF are loaded automatically when its file is readable.
 func New(m *machine.Machine) *Target {
-	return &Target{m: m, bps: map[int]Breakpoint{}, wps: map[int]Watchpoint{}, catches: map[int]int{}, nextID: 1}
+	t := &Target{m: m, bps: map[int]Breakpoint{}, wps: map[int]Watchpoint{}, catches: map[int]int{}, nextID: 1}
+	if m.Image != nil && m.Image.Symbols != "" {
+		t.LoadSymbols(m.Image.Symbols, 0) // best effort: a kernel without DWARF still has its symtab
+	}
+	return t
 }
 
 // Machine returns the wrapped machine (for wiring, not for consumers).

@@ -63,6 +63,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"run", "-script", "x", "-repl"}, "mutually exclusive"},
 		{[]string{"run", "-d", "exec"}, "not yet"},
 		{[]string{"run", "extra"}, "unexpected argument"},
+		{[]string{"run", "-symbols", "/nonexistent/k.elf"}, "-symbols"},
+		{[]string{"run", "-symbols", garbage}, "-symbols"},
+		{[]string{"run", "-symbols", "k.elf@zz"}, "bad offset"},
 	}
 	for _, c := range cases {
 		st, _, errs := runMain(t, c.args...)

@@ -33,6 +33,7 @@ type options struct {
 	stats                         bool
 	reboot, noReboot              bool
 	demo                          bool
+	symbols                       []string
 }
 
 // Main runs the command with args and returns the process exit status.
@@ -90,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
 	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
 	fs.BoolVar(&o.noReboot, "no-reboot", false, "accepted for QEMU compatibility (stopping is the default)")
+	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
+		func(v string) error { o.symbols = append(o.symbols, v); return nil })
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -224,6 +227,19 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	}
 	defer m.Close()
 	t := target.New(m)
+	for _, spec := range o.symbols {
+		file, off := spec, uint64(0)
+		if i := strings.LastIndexByte(spec, '@'); i >= 0 {
+			v, err := strconv.ParseUint(spec[i+1:], 0, 64)
+			if err != nil {
+				return 2, errorf("-symbols %s: bad offset %q", spec, spec[i+1:])
+			}
+			file, off = spec[:i], v
+		}
+		if err := t.LoadSymbols(file, off); err != nil {
+			return 2, errorf("-symbols %s: %v", spec, err)
+		}
+	}
 	if o.startPaused {
 		t.Hold()
 	}

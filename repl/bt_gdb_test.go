@@ -1,0 +1,107 @@
+package repl
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"glassbox/gdbstub"
+	"glassbox/loader"
+	"glassbox/machine"
+	"glassbox/target"
+)
+
+// TestBTMatchesGDB: at the same stop, the REPL's `bt` (run through gdb's
+// `monitor bt`) prints exactly the frames, functions, files, lines and
+// argument values that real gdb's `bt` prints, for the symbols package's
+// test kernel at -O0 and -O1.
+func TestBTMatchesGDB(t *testing.T) {
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		t.Skip("gdb is not installed: skipping the bt comparison with real gdb")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed: cannot build the test kernel")
+	}
+	_, self, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(self), "..", "symbols", "testdata")
+	for _, opt := range []string{"-O0", "-O1"} {
+		t.Run(opt, func(t *testing.T) {
+			k := filepath.Join(t.TempDir(), "k.elf")
+			cmd := exec.Command("gcc", "-m32", "-T", "kernel.ld", "-Wl,--no-warn-rwx-segments", "-ffreestanding", "-nostdlib",
+				"-static", "-fno-pic", "-fno-pie", "-no-pie", "-fno-stack-protector", "-g", "-Wl,--build-id=none", opt,
+				"-o", k, "boot32.S", "kernel.c")
+			cmd.Dir = src
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("gcc: %v\n%s", err, out)
+			}
+			img, _ := os.ReadFile(k)
+			m, err := machine.New(machine.Config{RAM: 128 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.LoadKernel(img, k, loader.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(); err != nil {
+				t.Fatal(err)
+			}
+			tg := target.New(m) // loads the kernel's DWARF
+			r := New(tg, io.Discard)
+			srv, err := gdbstub.New(tg, gdbstub.Config{Log: io.Discard, Monitor: func(c string, w io.Writer) error {
+				r.SetOutput(w)
+				return r.Exec(c)
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			g := exec.CommandContext(ctx, gdb, "-batch", "-nx", "-ex", "set pagination off", "-ex", "set width 0",
+				"-ex", "file "+k, "-ex", "target remote "+ln.Addr().String(),
+				"-ex", "break deep_function", "-ex", "continue",
+				"-ex", "echo ==gdb==\\n", "-ex", "bt", "-ex", "echo ==repl==\\n", "-ex", "monitor bt", "-ex", "echo ==end==\\n",
+				"-ex", "detach")
+			outb, _ := g.CombinedOutput()
+			out := string(outb)
+			gdbBT := section(out, "==gdb==", "==repl==")
+			replBT := section(out, "==repl==", "==end==")
+			if len(gdbBT) < 3 {
+				t.Fatalf("gdb printed no backtrace:\n%s", out)
+			}
+			if strings.Join(gdbBT, "\n") != strings.Join(replBT, "\n") {
+				t.Fatalf("REPL bt differs from gdb bt\ngdb:\n%s\nrepl:\n%s", strings.Join(gdbBT, "\n"), strings.Join(replBT, "\n"))
+			}
+			t.Logf("%s: %d frames identical, e.g. %s", opt, len(gdbBT), gdbBT[0])
+		})
+	}
+}
+
+// section returns the frame lines ("#N ...") between two markers.
+func section(out, from, to string) []string {
+	i := strings.Index(out, from)
+	j := strings.Index(out, to)
+	if i < 0 || j < i {
+		return nil
+	}
+	var lines []string
+	for _, l := range strings.Split(out[i:j], "\n") {
+		if strings.HasPrefix(l, "#") {
+			lines = append(lines, strings.TrimRight(l, " "))
+		}
+	}
+	return lines
+}
