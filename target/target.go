@@ -26,8 +26,8 @@ import (
 	"glassbox/devices"
 	"glassbox/hoststack"
 	"glassbox/machine"
-	"glassbox/symbols"
 	"glassbox/memmap"
+	"glassbox/symbols"
 	"glassbox/tb"
 	"glassbox/tlb"
 )
