@@ -622,17 +622,19 @@ func (m *Machine) startWorker(c *cpu.CPU) *vcpuWorker {
 		defer close(w.gone)
 		close(ready)
 		for {
-			w.setState(hoststack.StateWaitBaton)
+			if c.Halted {
+				w.setState(hoststack.StateHalted)
+			} else if c.WaitingForSIPI() {
+				w.setState(hoststack.StateWaitSIPI)
+			} else {
+				w.setState(hoststack.StateWaitBaton)
+			}
 			budget, ok := <-w.turn
 			if !ok {
 				return
 			}
 			w.setState(hoststack.StateRunningGuest)
-			ex := c.Exec(budget)
-			if ex.Reason == cpu.ExitHalt {
-				w.setState(hoststack.StateHalted)
-			}
-			w.done <- ex
+			w.done <- c.Exec(budget)
 		}
 	}()
 	<-ready

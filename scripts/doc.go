@@ -7,6 +7,10 @@
 //   - seed-000-tlb-fill.gb: the first seed document — a vCPU caught inside
 //     the TLB fill at the reset vector, then inside the code protection of
 //     the first TB — printed from glassbox's own goroutine stacks.
+//   - seed-001-hang.gb: the second seed's view — every goroutine of an
+//     8-vCPU machine gdb-style (seven vCPUs parked at a guest HLT), then
+//     `analyze hang` doing the analysis that seed left as TODO. Run it with
+//     -smp 8 -kernel smp.elf (guests/smp).
 //   - boot-then-inspect.gb: run the demo to an interesting point and look
 //     at registers, page walk, TLB, TBs and dirty bits.
 package scripts

@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"glassbox/internal/guestbuild"
 )
 
 var glassbox string
@@ -29,13 +32,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// scriptArgs gives the machine flags of scripts that need a guest other
+// than the embedded demo.
+func scriptArgs(t *testing.T, name string) []string {
+	switch name {
+	case "seed-001-hang.gb":
+		return []string{"-smp", "8", "-m", "128", "-kernel", guestbuild.Build(t, "smp")}
+	}
+	return nil
+}
+
 func runScript(t *testing.T, name string) string {
 	t.Helper()
-	cmd := exec.Command(glassbox, "run", "-serial", "none", "-script", name)
+	args := append([]string{"run", "-serial", "none", "-script", name}, scriptArgs(t, name)...)
+	cmd := exec.Command(glassbox, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, out.String())
+		// A script's status is the guest's when it exited (guests/smp
+		// exits with 1); anything else means the script failed.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "[guest exited with status 1]") {
+			t.Fatalf("%s: %v\n%s", name, err, out.String())
+		}
 	}
 	return out.String()
 }
@@ -133,5 +151,29 @@ func TestSeed000Chains(t *testing.T) {
 	}
 	if !strings.Contains(parts[1], "prot") || !strings.Contains(out, "[guest exited with status 1]") {
 		t.Errorf("dirty view or final exit missing:\n%s", out)
+	}
+}
+
+// TestSeed001Hang: the second seed's view of glassbox — eight vCPU
+// goroutines, seven parked at a guest HLT with interrupts off, folded into
+// one stack group — and the analysis the seed left as TODO.
+func TestSeed001Hang(t *testing.T) {
+	out := runScript(t, "seed-001-hang.gb")
+	for i := 0; i < 8; i++ {
+		if !strings.Contains(out, fmt.Sprintf(`"CPU %d/TCG"`, i)) {
+			t.Errorf("no thread named CPU %d/TCG", i)
+		}
+	}
+	if n := strings.Count(out, "halted   protected32"); n != 7 {
+		t.Errorf("%d halted APs in info cpus, want 7", n)
+	}
+	if !strings.Contains(out, "(parked at guest HLT)") || !strings.Contains(out, "goroutines with this stack") {
+		t.Errorf("grouped dump lacks halted vCPU threads:\n%s", out)
+	}
+	if !strings.Contains(out, "(glassbox) analyze hang\nSTOPPED, not a hang") || strings.Count(out, "halted, IF=0") != 7 {
+		t.Errorf("analysis:\n%s", out)
+	}
+	if !strings.Contains(out, "[guest exited with status 1]") {
+		t.Errorf("guest did not finish after the analysis:\n%s", out)
 	}
 }
