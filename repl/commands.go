@@ -403,6 +403,9 @@ func commandTable() []*Command {
 			Long: "OP is == or !=; TYPE is u8, u16, u32 or u64; REASON is a stop reason (breakpoint, watchpoint, " +
 				"step, paused, exited, shutdown, halted, catchpoint)."},
 
+		{Name: "report crash", Category: "Scripts", MaxArgs: 0, Flags: []Flag{flagJSON}, NeedsStopped: true, Run: cmdReportCrash,
+			Help: "crash report: stop reason, exception chain, registers, faulting instruction, backtrace, page walk of CR2, exec history, last serial lines, for every vCPU"},
+
 		// ---- Host (the emulator's own goroutines)
 		{Name: "info threads", Category: "Host", MaxArgs: 0, Flags: []Flag{flagJSON}, Run: cmdInfoThreads,
 			Help: "list the emulator's goroutines gdb-style (number, goroutine, name, state)"},

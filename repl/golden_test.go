@@ -40,6 +40,7 @@ var goldenCases = []struct {
 	{"gva2gpa", with([]string{"gva2gpa 0x1000"}, with(atBreak, "gva2gpa 0x201000", "gva2gpa $pc", "gva2gpa 0x500000")...)},
 	{"info_tlb", with([]string{"info tlb", "info mem"}, with(atBreak, "info tlb 0x1fe000 0x8000", "info tlb 0x3ff000", "info mem")...)},
 	{"info_mtree", []string{"info mtree"}},
+	{"report_crash", with(atBreak, "report crash")},
 	{"symbols", []string{"bt", "info symbol 0x100000", "symbols load ../symbols/testdata/k32-O1.elf", "info symbol deep_function",
 		"info symbol deep_function+3", "info line deep_function", "list kernel.c:42", "bt -n 2", "bt all", "symbols load /nonexistent",
 		"list nosuch", "bt bogus"}},

@@ -61,6 +61,9 @@ var jsonCases = []struct {
 		"addr": "number", "symbol": "string", "offset": "number", "found": "bool", "text": "string"}},
 	{"info line deep_function -json", []string{"symbols load ../symbols/testdata/k32-O1.elf"}, map[string]any{
 		"addr": "number", "file": "string", "line": "number", "function": "string", "found": "bool", "text": "string"}},
+	{"report crash -json", atBreak, map[string]any{"stop": "string",
+		"cpus": arrNE{map[string]any{"cpu": "number", "mode": "string", "pc": "number", "cr2": "number",
+			"instruction": "string", "registers": "string"}}}},
 	{"info catchpoints -json", []string{"catch tlb-fill 0xfffff000", "catch hlt"}, map[string]any{
 		"catchpoints": arrNE{map[string]any{"id": "number", "kind": "string", "arg": "number", "has_arg": "bool",
 			"hits": "number"}}}},

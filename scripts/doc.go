@@ -11,6 +11,9 @@
 //     8-vCPU machine gdb-style (seven vCPUs parked at a guest HLT), then
 //     `analyze hang` doing the analysis that seed left as TODO. Run it with
 //     -smp 8 -kernel smp.elf (guests/smp).
+//   - crash-pagefault.gb: guests/crash dereferences an unmapped pointer three
+//     calls deep with no IDT; the script runs to the triple fault, asserts
+//     CR2 and the stop, and prints `report crash`. Run with -kernel crash.elf.
 //   - boot-then-inspect.gb: run the demo to an interesting point and look
 //     at registers, page walk, TLB, TBs and dirty bits.
 package scripts

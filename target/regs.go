@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"glassbox/cpu"
+	"glassbox/machine"
 )
 
 // Seg is a segment register with its hidden descriptor cache.
@@ -80,6 +81,7 @@ func (t *Target) Regs(i int) (Regs, error) {
 	r.LastException = -1
 	if len(c.ExcChain) > 0 {
 		r.LastException = c.LastExc.Vector
+		r.ExcChain = strings.Split(machine.FormatChain(c.ExcChain), " -> ")
 	}
 	return r, nil
 }

@@ -13,10 +13,11 @@ import (
 // re-checked against a live QEMU by internal/guestbuild's TestQEMU). Lines
 // starting with "cpuid:" name the CPU model and legitimately differ.
 func TestGuestsMatchQEMU(t *testing.T) {
-	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp"} {
+	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp", "crash"} {
 		t.Run(name, func(t *testing.T) {
 			img := guestbuild.Build(t, name)
-			args := append([]string{"run"}, guestbuild.QEMUArgs(t, name, img)...)
+			// -no-reboot as in guestbuild.BaseQEMUArgs (a triple fault exits 0).
+			args := append([]string{"run", "-no-reboot"}, guestbuild.QEMUArgs(t, name, img)...)
 			var out, errb bytes.Buffer
 			status := Main(args, nil, &out, &errb)
 			want, wantStatus := guestbuild.Expected(t, name)

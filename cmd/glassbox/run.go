@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.debugFile, "D", "", "log to `FILE`")
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
 	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
-	fs.BoolVar(&o.noReboot, "no-reboot", false, "accepted for QEMU compatibility (stopping is the default)")
+	fs.BoolVar(&o.noReboot, "no-reboot", false, "QEMU compatibility: a triple fault stops the run with status 0 (QEMU's -no-reboot exit) instead of 2")
 	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
 		func(v string) error { o.symbols = append(o.symbols, v); return nil })
 	if err := fs.Parse(args); err != nil {
@@ -285,6 +285,9 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 		return 2
 	case "shutdown":
 		m.Report(stderr, &machine.Stop{Kind: machine.StopShutdown, CPU: st.CPU})
+		if o.noReboot {
+			return 0 // QEMU -no-reboot: a guest shutdown ends the run normally
+		}
 		return 2
 	case "halted":
 		m.Report(stderr, &machine.Stop{Kind: machine.StopHaltedForever})
@@ -298,8 +301,9 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 }
 
 // runScript runs REPL commands from o.script non-interactively (the guest
-// starts stopped; `continue`, `stepi` ... drive it). Status: the guest's
-// exit status if it exited, 0 otherwise, 2 on a script error (file:line).
+// starts stopped; `continue`, `run-until`, `stepi` ... drive it). Status:
+// 0 when every command ran and every expectation held (whatever the guest
+// did), 1 when an expectation failed, 2 on a script error (file:line).
 func runScript(m *machine.Machine, t *target.Target, o *options, stdout, stderr io.Writer) (int, error) {
 	f, err := os.Open(o.script)
 	if err != nil {
@@ -317,10 +321,7 @@ func runScript(m *machine.Machine, t *target.Target, o *options, stdout, stderr 
 		}
 		return 2, nil // a script error
 	}
-	if st := t.LastStop(); st != nil && st.Terminal() {
-		return finish(m, o, st, stderr), nil
-	}
-	return 0, nil
+	return 0, nil // every command ran and every expectation held
 }
 
 // feedSerial copies stdin to COM1's receive queue (the machine loop moves
