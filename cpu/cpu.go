@@ -293,6 +293,7 @@ type CPU struct {
 	ICount uint64
 	// Pauses counts PAUSE instructions (spin-wait evidence for analyze hang).
 	Pauses     uint64
+	softIntRan bool // the last instruction was INT n/INT3/INTO/ICEBP
 	turnPauses int
 	yieldTurn  bool
 	// yields counts work that retired no instruction (REP chunks that

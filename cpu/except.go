@@ -15,6 +15,7 @@ func (c *CPU) softInt(vec int, checkDPL bool) {
 		c.gp(0)
 	}
 	c.deliverFrom(Exception{Vector: vec, Soft: checkDPL}, false)
+	c.softIntRan = true // INT n / INT3 / INTO clear TF on entry: no single-step trap after them
 	c.stopTB = true
 }
 

@@ -131,10 +131,19 @@ func (c *CPU) runSome(end uint64) {
 		if inh || c.singleStep {
 			limit = 1
 		}
+		tf := c.flags&FLAG_TF != 0 // TBs are one instruction long while TF is set
+		c.softIntRan = false
 		c.runTB(t, limit)
 		c.bpSkip = false
 		if inh {
 			c.inhibit = false
+		}
+		if tf && !c.softIntRan {
+			// Single-step trap after an instruction that began with TF=1
+			// (SDM Vol. 3 §18.3.1.4): #DB with DR6.BS, EIP at the next one.
+			c.DR[6] |= 1 << 14
+			c.deliver(Exception{Vector: VecDB}, false)
+			return
 		}
 		if c.singleStep {
 			c.stepDone = true

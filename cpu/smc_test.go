@@ -208,3 +208,28 @@ func TestSingleStepMasksInterrupts(t *testing.T) {
 		t.Fatalf("with step irq on the interrupt must be delivered: eip=%#x", c.EIP)
 	}
 }
+
+// TestSingleStepTrap: with EFLAGS.TF the CPU raises #DB after each
+// instruction; POPF setting TF traps after the following instruction
+// (SDM Vol. 3 §18.3.1.4), with DR6.BS set and the return IP at the next
+// instruction.
+func TestSingleStepTrap(t *testing.T) {
+	// real mode: pushf; pop ax; or ax,0x100; push ax; popf; nop; nop; hlt
+	code := []byte{0x9c, 0x58, 0x0d, 0x00, 0x01, 0x50, 0x9d, 0x90, 0x90, 0xf4}
+	c, m := testCPU(t, 1<<20, code)
+	c.SetControl(CR0_ET, 0, 0, 0)
+	c.SetSegment(CS, 0, 0, 0xFFFF, 0x93)
+	c.SetSegment(SS, 0, 0, 0xFFFF, 0x93)
+	c.R[RSP] = 0x8000
+	put32(m, 1*4, 0x3000) // IVT[1] = 0000:3000
+	m[0x3000] = 0xf4
+	runHalt(t, c)
+	if c.EIP != 0x3001 {
+		t.Fatalf("not in the #DB handler: eip %#x", c.EIP)
+	}
+	ip := uint16(m[0x7FFA]) | uint16(m[0x7FFB])<<8
+	fl := uint16(m[0x7FFE]) | uint16(m[0x7FFF])<<8
+	if ip != 0x1008 || fl&FLAG_TF == 0 || c.DR[6]&(1<<14) == 0 || c.Flags()&FLAG_TF != 0 {
+		t.Fatalf("pushed ip %#x (want 0x1008, after the first nop), flags %#x, dr6 %#x", ip, fl, c.DR[6])
+	}
+}
