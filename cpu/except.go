@@ -148,7 +148,8 @@ func (c *CPU) deliverProt(e Exception, external bool) {
 		c.raise(VecNP, uint32(vec)*8+2+ext, true)
 	}
 	if t == 5 {
-		c.taskSwitchUnsupported(g.gateSel())
+		c.taskSwitch(c.taskGateTarget(&g), taskInt, c.EIP, e.Code, e.HasCode)
+		return
 	}
 	gsz := uint8(2)
 	if t >= 0xE {

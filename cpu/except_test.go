@@ -206,3 +206,79 @@ func TestAlignmentCheck(t *testing.T) {
 		t.Fatalf("CPL 0 access faulted: eip %#x exc %d", c2.EIP, c2.LastExc.Vector)
 	}
 }
+
+// setupTaskB adds a second 32-bit TSS (selector 0x30) whose task starts at
+// 0x2000 with EAX=0x1234 and its own stack.
+func setupTaskB(c *CPU, m []byte) {
+	const tssB = 0x7100
+	put64(m, gdtBase+0x30, 0x0000890000000067|uint64(tssB)<<16)
+	c.GDTR.Limit = 0x37
+	put32(m, tssB+tssEIP, 0x2000)
+	put32(m, tssB+tssEFLAGS, 2)
+	put32(m, tssB+tssEAX, 0x1234)
+	put32(m, tssB+0x38, 0x6000) // ESP
+	for s := 0; s < NumSeg; s++ {
+		sel := uint32(0x10)
+		if s == CS {
+			sel = 0x08
+		}
+		put32(m, tssB+tssES+uint64(4*s), sel)
+	}
+}
+
+// TestTaskSwitchCallIret: CALL to a TSS descriptor saves the outgoing
+// task, links the new one (back link, NT), and IRET returns through the
+// link, restoring the caller's registers (SDM Vol. 3 §8.3-8.4).
+func TestTaskSwitchCallIret(t *testing.T) {
+	// task A: mov eax, 0xAAAA; call 0x30:0; hlt      task B: mov ebx, 0x55; iret
+	c, m := pmSetup(t, []byte{0xb8, 0xaa, 0xaa, 0, 0, 0x9a, 0, 0, 0, 0, 0x30, 0, 0xf4})
+	setupTaskB(c, m)
+	copy(m[0x2000:], []byte{0xbb, 0x55, 0, 0, 0, 0xcf})
+	runHalt(t, c)
+	const tssB = 0x7100
+	if c.EIP != 0x100d || c.R[RAX] != 0xAAAA || c.TR.Sel != 0x28 {
+		t.Fatalf("after IRET: eip %#x eax %#x tr %#x", c.EIP, c.R[RAX], c.TR.Sel)
+	}
+	if get32(m, tssB+0x34) != 0x55 || get32(m, tssB+tssLink)&0xFFFF != 0x28 {
+		t.Fatalf("task B state: ebx %#x link %#x", get32(m, tssB+0x34), get32(m, tssB+tssLink))
+	}
+	if m[gdtBase+0x30+5]&2 != 0 || m[gdtBase+0x28+5]&2 == 0 || c.Flags()&FLAG_NT != 0 || c.CR0&CR0_TS == 0 {
+		t.Fatalf("busy bits B=%#x A=%#x, NT=%v, TS=%v", m[gdtBase+0x35], m[gdtBase+0x2d], c.Flags()&FLAG_NT != 0, c.CR0&CR0_TS != 0)
+	}
+}
+
+// TestTaskSwitchJmp: JMP to a TSS clears the old task's busy bit and loads
+// the new task's registers.
+func TestTaskSwitchJmp(t *testing.T) {
+	c, m := pmSetup(t, []byte{0xea, 0, 0, 0, 0, 0x30, 0})
+	setupTaskB(c, m)
+	m[0x2000] = 0xf4
+	runHalt(t, c)
+	if c.TR.Sel != 0x30 || c.R[RAX] != 0x1234 || c.EIP != 0x2001 || c.R[RSP] != 0x6000 {
+		t.Fatalf("tr %#x eax %#x eip %#x esp %#x", c.TR.Sel, c.R[RAX], c.EIP, c.R[RSP])
+	}
+	if m[gdtBase+0x28+5]&2 != 0 || m[gdtBase+0x30+5]&2 == 0 || get32(m, tssBase+tssEIP) != 0x1007 {
+		t.Fatalf("busy A=%#x B=%#x saved eip %#x", m[gdtBase+0x2d], m[gdtBase+0x35], get32(m, tssBase+tssEIP))
+	}
+}
+
+// TestTaskGateDoubleFault: a #DF delivered through a task gate runs the
+// handler task with the error code on its stack.
+func TestTaskGateDoubleFault(t *testing.T) {
+	// mov eax, [0x400000] with no IDT entry for #PF (not present) -> #NP -> #DF via task gate
+	c, m := pmSetup(t, []byte{0xa1, 0, 0, 0x40, 0})
+	put32(m, 0x20000, 0x0|PTE_P|PTE_RW|PTE_PS)
+	c.SetControl(CR0_PE|CR0_PG|CR0_ET, 0x20000, CR4_PSE, 0)
+	setupTaskB(c, m)
+	put32(m, 0x7100+tssCR3, 0x20000) // the handler task uses the same page directory
+	m[0x2000] = 0xf4
+	put64(m, idtBase+8*14, 0)                        // #PF gate not present
+	put64(m, idtBase+8*8, uint64(0x30)<<16|0x85<<40) // #DF: task gate to TSS 0x30
+	runHalt(t, c)
+	if c.TR.Sel != 0x30 || c.EIP != 0x2001 || get32(m, 0x6000-4) != 0 || c.R[RSP] != 0x6000-4 {
+		t.Fatalf("tr %#x eip %#x esp %#x err %#x", c.TR.Sel, c.EIP, c.R[RSP], get32(m, 0x6000-4))
+	}
+	if c.Flags()&FLAG_NT == 0 || get32(m, 0x7100)&0xFFFF != 0x28 {
+		t.Fatalf("NT %v link %#x", c.Flags()&FLAG_NT != 0, get32(m, 0x7100))
+	}
+}

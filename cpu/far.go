@@ -56,16 +56,27 @@ func (c *CPU) farJump(sel uint16, off uint64, op *tb.Op) {
 		c.loadCS(tsel, &td, cpl)
 		c.EIP = toff
 	case 5, 1, 9:
-		c.taskSwitchUnsupported(sel)
+		c.taskFromDescriptor(sel, &d, taskJmp, op.Next)
 	default:
 		c.gp(uint32(sel &^ 3))
 	}
 }
 
-func (c *CPU) taskSwitchUnsupported(sel uint16) {
-	// Hardware task switching is not implemented; report it as #GP so the
-	// guest (and the crash report) see a precise fault at the instruction.
-	c.gp(uint32(sel &^ 3))
+// taskFromDescriptor performs JMP/CALL to a TSS descriptor or task gate
+// (SDM JMP/CALL: DPL >= CPL and >= RPL, present).
+func (c *CPU) taskFromDescriptor(sel uint16, d *descriptor, source int, next uint64) {
+	cpl := c.CPL()
+	if d.dpl() < cpl || d.dpl() < int(sel&3) {
+		c.gp(uint32(sel &^ 3))
+	}
+	if !d.p() {
+		c.raise(VecNP, uint32(sel&^3), true)
+	}
+	target := sel
+	if d.typ() == 5 {
+		target = c.taskGateTarget(d)
+	}
+	c.taskSwitch(target, source, next, 0, false)
 }
 
 func (c *CPU) farCall(sel uint16, off uint64, op *tb.Op) {
@@ -113,7 +124,8 @@ func (c *CPU) farCall(sel uint16, off uint64, op *tb.Op) {
 	switch d.typ() {
 	case 4, 0xC:
 	case 5, 1, 9:
-		c.taskSwitchUnsupported(sel)
+		c.taskFromDescriptor(sel, &d, taskCall, op.Next)
+		return
 	default:
 		c.gp(uint32(sel &^ 3))
 	}
@@ -380,7 +392,9 @@ func (c *CPU) iret(osz uint8) {
 		return
 	}
 	if c.flags&FLAG_NT != 0 && c.EFER&EFER_LMA == 0 {
-		c.taskSwitchUnsupported(uint16(c.sysRead(c.TR.Base, 2)))
+		// Return to the previous task through the back link.
+		c.taskSwitch(uint16(c.sysRead(c.TR.Base+tssLink, 2)), taskIret, c.EIP, 0, false)
+		return
 	}
 	off := c.peek(0, osz)
 	sel := uint16(c.peek(uint64(osz), osz))

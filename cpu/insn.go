@@ -306,6 +306,7 @@ func (c *CPU) exec(op *tb.Op) {
 		}
 		c.farRet(op.Size, n)
 	case x86asm.IRET, x86asm.IRETD, x86asm.IRETQ:
+		c.EIP = op.Next // saved in the outgoing TSS by a nested-task IRET
 		c.iret(op.Size)
 	case x86asm.INT:
 		c.EIP = op.Next
