@@ -32,12 +32,20 @@ func TestBTMatchesGDB(t *testing.T) {
 	}
 	_, self, _, _ := runtime.Caller(0)
 	src := filepath.Join(filepath.Dir(self), "..", "symbols", "testdata")
-	for _, opt := range []string{"-O0", "-O1"} {
+	for _, opt := range []string{"-O0", "-O1", "64/-O0", "64/-O1"} {
 		t.Run(opt, func(t *testing.T) {
 			k := filepath.Join(t.TempDir(), "k.elf")
-			cmd := exec.Command("gcc", "-m32", "-T", "kernel.ld", "-Wl,--no-warn-rwx-segments", "-ffreestanding", "-nostdlib",
-				"-static", "-fno-pic", "-fno-pie", "-no-pie", "-fno-stack-protector", "-g", "-Wl,--build-id=none", opt,
-				"-o", k, "boot32.S", "kernel.c")
+			args := []string{"-m32", "-T", "kernel.ld", "-Wl,--no-warn-rwx-segments"}
+			srcs := []string{"boot32.S", "kernel.c"}
+			o := opt
+			if strings.HasPrefix(opt, "64/") {
+				// An ELF64 without a multiboot header: glassbox enters it in
+				// 64-bit mode (loader package doc); gdb uses the x86-64 layout.
+				args, srcs, o = []string{"-m64"}, []string{"start64.S", "kernel.c"}, strings.TrimPrefix(opt, "64/")
+			}
+			args = append(args, "-ffreestanding", "-nostdlib", "-static", "-fno-pic", "-fno-pie", "-no-pie",
+				"-fno-stack-protector", "-g", "-Wl,--build-id=none", o, "-o", k)
+			cmd := exec.Command("gcc", append(args, srcs...)...)
 			cmd.Dir = src
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("gcc: %v\n%s", err, out)
@@ -74,6 +82,7 @@ func TestBTMatchesGDB(t *testing.T) {
 				"-ex", "file "+k, "-ex", "target remote "+ln.Addr().String(),
 				"-ex", "break deep_function", "-ex", "continue",
 				"-ex", "echo ==gdb==\\n", "-ex", "bt", "-ex", "echo ==repl==\\n", "-ex", "monitor bt", "-ex", "echo ==end==\\n",
+				"-ex", "info registers pc", "-ex", "x/2i $pc", "-ex", "stepi", "-ex", "p sink", "-ex", "finish",
 				"-ex", "detach")
 			outb, _ := g.CombinedOutput()
 			out := string(outb)
@@ -84,6 +93,18 @@ func TestBTMatchesGDB(t *testing.T) {
 			}
 			if strings.Join(gdbBT, "\n") != strings.Join(replBT, "\n") {
 				t.Fatalf("REPL bt differs from gdb bt\ngdb:\n%s\nrepl:\n%s", strings.Join(gdbBT, "\n"), strings.Join(replBT, "\n"))
+			}
+			// The rest of the session works in both layouts (i386 for the
+			// ELF32, x86-64 for the ELF64 entered in long mode).
+			for _, want := range []string{"=> 0x", "Value returned is", "$1 = -4"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("gdb session lacks %q:\n%s", want, out)
+				}
+			}
+			for _, bad := range []string{"internal-error", "packet reply is too long", "Remote failure"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("gdb session shows %q:\n%s", bad, out)
+				}
 			}
 			t.Logf("%s: %d frames identical, e.g. %s", opt, len(gdbBT), gdbBT[0])
 		})
