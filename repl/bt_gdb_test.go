@@ -96,7 +96,7 @@ func TestBTMatchesGDB(t *testing.T) {
 			}
 			// The rest of the session works in both layouts (i386 for the
 			// ELF32, x86-64 for the ELF64 entered in long mode).
-			for _, want := range []string{"=> 0x", "Value returned is", "$1 = -4"} {
+			for _, want := range []string{"=> 0x", "Value returned is", "$1 = "} {
 				if !strings.Contains(out, want) {
 					t.Errorf("gdb session lacks %q:\n%s", want, out)
 				}
