@@ -58,11 +58,7 @@ type regsJSON struct {
 }
 
 func cmdInfoRegisters(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	_, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -253,11 +249,7 @@ type modeJSON struct {
 }
 
 func cmdInfoMode(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	cpu, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -346,11 +338,7 @@ func printDescEntries(ctx *Context, es []descEntryJSON, long bool) {
 }
 
 func cmdInfoGDT(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	cpu, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -368,11 +356,7 @@ func cmdInfoGDT(ctx *Context, _ []string) error {
 }
 
 func cmdInfoLDT(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	cpu, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -419,11 +403,7 @@ type idtJSON struct {
 }
 
 func cmdInfoIDT(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	cpu, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -518,11 +498,7 @@ var tss64Fields = []struct {
 	{"ist4", 60, 8}, {"ist5", 68, 8}, {"ist6", 76, 8}, {"ist7", 84, 8}, {"iomap", 102, 2}}
 
 func cmdInfoTSS(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	r, err := ctx.T.Regs(cpu)
+	cpu, r, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}

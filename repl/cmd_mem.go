@@ -286,11 +286,7 @@ type disasJSON struct {
 }
 
 func cmdDisas(ctx *Context, args []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	regs, err := ctx.T.Regs(cpu)
+	cpu, regs, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}
@@ -593,11 +589,7 @@ type memRangeJSON struct {
 }
 
 func cmdInfoMem(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	regs, err := ctx.T.Regs(cpu)
+	cpu, regs, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}

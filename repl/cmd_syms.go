@@ -102,11 +102,7 @@ func cmdList(ctx *Context, args []string) error {
 		}
 		file, line = args[0][:i], n
 	} else {
-		cpu, err := ctx.CPU()
-		if err != nil {
-			return err
-		}
-		r, err := ctx.T.Regs(cpu)
+		_, r, err := ctx.CPURegs()
 		if err != nil {
 			return err
 		}

@@ -364,11 +364,7 @@ type tlbEntryJSON struct {
 var mmuIdxNames = []string{"supervisor", "user"}
 
 func cmdTLBDump(ctx *Context, _ []string) error {
-	cpu, err := ctx.CPU()
-	if err != nil {
-		return err
-	}
-	regs, err := ctx.T.Regs(cpu)
+	cpu, regs, err := ctx.CPURegs()
 	if err != nil {
 		return err
 	}

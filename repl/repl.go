@@ -142,6 +142,16 @@ func (c *Context) CPU() (int, error) {
 	return c.R.cpu, nil
 }
 
+// CPURegs resolves the selected vCPU (see CPU) and reads its registers.
+func (c *Context) CPURegs() (int, target.Regs, error) {
+	cpu, err := c.CPU()
+	if err != nil {
+		return 0, target.Regs{}, err
+	}
+	r, err := c.T.Regs(cpu)
+	return cpu, r, err
+}
+
 // IntFlag parses a numeric flag, with a default.
 func (c *Context) IntFlag(name string, def uint64) (uint64, error) {
 	v, ok := c.flags[name]
