@@ -520,31 +520,25 @@ func (t *Target) writePhys(pa uint64, buf []byte) error {
 // tables without side effects (no A/D bits, no TLB fill). It returns the
 // number of bytes read before the first unmapped page.
 func (t *Target) ReadLinear(cpuID int, la uint64, buf []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, err := t.cpu(cpuID)
-	if err != nil {
-		return 0, err
-	}
-	done := 0
-	for done < len(buf) {
-		a := la + uint64(done)
-		pa, ok := c.Translate(a)
-		if !ok {
-			return done, fmt.Errorf("linear address %#x is not mapped", a)
-		}
-		n := int(0x1000 - a&0xFFF)
-		if n > len(buf)-done {
-			n = len(buf) - done
-		}
-		t.m.Mem.ReadDebug(memmap.PhysAddr(pa), buf[done:done+n])
-		done += n
-	}
-	return done, nil
+	return t.linearPages(cpuID, la, len(buf), func(pa uint64, off, n int) error {
+		t.m.Mem.ReadDebug(memmap.PhysAddr(pa), buf[off:off+n])
+		return nil
+	})
 }
 
 // WriteLinear writes memory at a linear address (no A/D side effects).
 func (t *Target) WriteLinear(cpuID int, la uint64, buf []byte) (int, error) {
+	return t.linearPages(cpuID, la, len(buf), func(pa uint64, off, n int) error {
+		return t.writePhys(pa, buf[off:off+n])
+	})
+}
+
+// linearPages splits [la, la+size) at page boundaries, translates each
+// piece through vCPU cpuID's page tables (side-effect free) and calls fn
+// with the physical address, the offset into the access and the piece's
+// length. It returns how many bytes were handled before the first
+// unmapped page or error.
+func (t *Target) linearPages(cpuID int, la uint64, size int, fn func(pa uint64, off, n int) error) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c, err := t.cpu(cpuID)
@@ -552,17 +546,14 @@ func (t *Target) WriteLinear(cpuID int, la uint64, buf []byte) (int, error) {
 		return 0, err
 	}
 	done := 0
-	for done < len(buf) {
+	for done < size {
 		a := la + uint64(done)
 		pa, ok := c.Translate(a)
 		if !ok {
 			return done, fmt.Errorf("linear address %#x is not mapped", a)
 		}
-		n := int(0x1000 - a&0xFFF)
-		if n > len(buf)-done {
-			n = len(buf) - done
-		}
-		if err := t.writePhys(pa, buf[done:done+n]); err != nil {
+		n := min(int(0x1000-a&0xFFF), size-done)
+		if err := fn(pa, done, n); err != nil {
 			return done, err
 		}
 		done += n
