@@ -176,11 +176,17 @@ func (t *Target) Continue(ctx context.Context) *Stop {
 // continueLocked runs the guest; t.mu is held. A breakpoint at a vCPU's
 // current PC does not stop it again immediately (resuming from it).
 func (t *Target) continueLocked(ctx context.Context) *Stop {
+	return t.runLocked(func() *machine.Stop { return t.m.Run(ctx) })
+}
+
+// runLocked resumes every vCPU past a breakpoint at its PC, runs the
+// machine with run and records the stop; t.mu is held.
+func (t *Target) runLocked(run func() *machine.Stop) *Stop {
 	for _, c := range t.m.CPUs {
 		c.SkipBreakpointOnce()
 	}
 	t.running.Store(true)
-	st := t.m.Run(ctx)
+	st := run()
 	t.running.Store(false)
 	t.last = t.convert(st)
 	return t.last
@@ -868,14 +874,7 @@ func (t *Target) ContinueFor(ctx context.Context, n uint64) *Stop {
 		return t.last
 	}
 	t.m.ClearPause()
-	for _, c := range t.m.CPUs {
-		c.SkipBreakpointOnce()
-	}
-	t.running.Store(true)
-	st := t.m.RunFor(ctx, n)
-	t.running.Store(false)
-	t.last = t.convert(st)
-	return t.last
+	return t.runLocked(func() *machine.Stop { return t.m.RunFor(ctx, n) })
 }
 
 // SerialOutput returns the tail of the guest's serial output (up to 64
@@ -903,14 +902,13 @@ func (t *Target) ContinueUntilSerial(ctx context.Context, re *regexp.Regexp, n u
 		return t.last, false
 	}
 	t.m.ClearPause()
-	for _, c := range t.m.CPUs {
-		c.SkipBreakpointOnce()
-	}
-	t.running.Store(true)
-	st, ok := t.m.RunUntilSerial(ctx, re, n)
-	t.running.Store(false)
-	t.last = t.convert(st)
-	return t.last, ok
+	var ok bool
+	s := t.runLocked(func() *machine.Stop {
+		st, matched := t.m.RunUntilSerial(ctx, re, n)
+		ok = matched
+		return st
+	})
+	return s, ok
 }
 
 // LAPIC returns vCPU i's local APIC state (QEMU-style text and a plain
