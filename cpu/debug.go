@@ -61,27 +61,10 @@ const historySize = 64
 
 // AddBreakpoint adds a machine-wide instruction breakpoint at linear
 // address la. Translated code is flushed so that TBs end before it.
-func (c *CPU) AddBreakpoint(la uint64) {
-	d := &c.sh.dbg
-	if d.bps == nil {
-		d.bps = map[uint64]bool{}
-	}
-	d.bps[la] = true
-	c.sh.TBs.Flush()
-	for _, o := range c.allCPUs() {
-		o.bpActive = true
-		o.jc.Clear()
-	}
-}
+func (c *CPU) AddBreakpoint(la uint64) { c.addBreakpoint(&c.sh.dbg.bps, la) }
 
 // RemoveBreakpoint removes a breakpoint.
-func (c *CPU) RemoveBreakpoint(la uint64) {
-	d := &c.sh.dbg
-	delete(d.bps, la)
-	for _, o := range c.allCPUs() {
-		o.bpActive = len(d.bps)+len(d.physBPs) > 0
-	}
-}
+func (c *CPU) RemoveBreakpoint(la uint64) { c.removeBreakpoint(c.sh.dbg.bps, la) }
 
 // isBreakpoint reports a breakpoint at linear address la, by its linear
 // address or, for physical breakpoints, by the address it maps to now.
@@ -99,12 +82,19 @@ func (c *CPU) isBreakpoint(la uint64) bool {
 
 // AddPhysBreakpoint adds a machine-wide breakpoint on a guest-physical
 // code address (it hits whatever linear address maps there).
-func (c *CPU) AddPhysBreakpoint(pa uint64) {
-	d := &c.sh.dbg
-	if d.physBPs == nil {
-		d.physBPs = map[uint64]bool{}
+func (c *CPU) AddPhysBreakpoint(pa uint64) { c.addBreakpoint(&c.sh.dbg.physBPs, pa) }
+
+// RemovePhysBreakpoint removes a physical breakpoint.
+func (c *CPU) RemovePhysBreakpoint(pa uint64) { c.removeBreakpoint(c.sh.dbg.physBPs, pa) }
+
+// addBreakpoint puts addr in one of the breakpoint sets, flushes the
+// translated code (TBs then end before it) and arms the check on every
+// vCPU.
+func (c *CPU) addBreakpoint(set *map[uint64]bool, addr uint64) {
+	if *set == nil {
+		*set = map[uint64]bool{}
 	}
-	d.physBPs[pa] = true
+	(*set)[addr] = true
 	c.sh.TBs.Flush()
 	for _, o := range c.allCPUs() {
 		o.bpActive = true
@@ -112,10 +102,11 @@ func (c *CPU) AddPhysBreakpoint(pa uint64) {
 	}
 }
 
-// RemovePhysBreakpoint removes a physical breakpoint.
-func (c *CPU) RemovePhysBreakpoint(pa uint64) {
+// removeBreakpoint takes addr out of a breakpoint set and disarms the
+// check when no breakpoint of either kind is left.
+func (c *CPU) removeBreakpoint(set map[uint64]bool, addr uint64) {
+	delete(set, addr)
 	d := &c.sh.dbg
-	delete(d.physBPs, pa)
 	for _, o := range c.allCPUs() {
 		o.bpActive = len(d.bps)+len(d.physBPs) > 0
 	}
