@@ -283,16 +283,7 @@ func (c *CPU) farRet(osz uint8, extra uint64) {
 	sel := uint16(c.peek(uint64(osz), osz))
 	cpl := c.CPL()
 	rpl := int(sel & 3)
-	if sel&^3 == 0 {
-		c.gp(0)
-	}
-	d, addr := c.readDesc(sel, VecGP)
-	if !d.code() || rpl < cpl || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
-		c.gp(uint32(sel &^ 3))
-	}
-	if !d.p() {
-		c.raise(VecNP, uint32(sel&^3), true)
-	}
+	d, addr := c.returnCS(sel, cpl)
 	if rpl == cpl {
 		c.checkOffsetInCS(off, &d)
 		sp := c.R[RSP] & m
@@ -427,16 +418,7 @@ func (c *CPU) iret(osz uint8) {
 		return
 	}
 	rpl := int(sel & 3)
-	if sel&^3 == 0 {
-		c.gp(0)
-	}
-	d, addr := c.readDesc(sel, VecGP)
-	if !d.code() || rpl < cpl || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
-		c.gp(uint32(sel &^ 3))
-	}
-	if !d.p() {
-		c.raise(VecNP, uint32(sel&^3), true)
-	}
+	d, addr := c.returnCS(sel, cpl)
 	c.checkOffsetInCS(off, &d)
 	long := c.EFER&EFER_LMA != 0
 	if rpl == cpl && !(long && c.hflags&hfCS64 != 0) {
@@ -555,4 +537,23 @@ func (c *CPU) sti() {
 		c.inhibit = true
 		c.stopTB = true
 	}
+}
+
+// returnCS reads and checks the code segment a far RET or IRET returns
+// to: not null (#GP(0)), a code segment whose RPL is not more privileged
+// than CPL and whose DPL matches the RPL (at most the RPL when
+// conforming), else #GP(selector); present, else #NP(selector).
+func (c *CPU) returnCS(sel uint16, cpl int) (descriptor, uint64) {
+	rpl := int(sel & 3)
+	if sel&^3 == 0 {
+		c.gp(0)
+	}
+	d, addr := c.readDesc(sel, VecGP)
+	if !d.code() || rpl < cpl || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
+		c.gp(uint32(sel &^ 3))
+	}
+	if !d.p() {
+		c.raise(VecNP, uint32(sel&^3), true)
+	}
+	return d, addr
 }

@@ -80,33 +80,10 @@ func (c *CPU) execSystem(op *tb.Op, k x86asm.Op) {
 		c.setReg(&op.Args[0], v)
 	case kMovToDR:
 		c.requireCPL0()
-		r := op.Args[0].Reg
-		v := c.getReg(&op.Args[1])
-		switch r {
-		case 4, 5:
-			if c.CR4&CR4_DE != 0 {
-				c.ud()
-			}
-			r += 2
-		}
-		if r > 7 {
-			c.ud()
-		}
-		c.DR[r] = v
+		c.DR[c.drIndex(op.Args[0].Reg)] = c.getReg(&op.Args[1])
 	case kMovFromDR:
 		c.requireCPL0()
-		r := op.Args[1].Reg
-		switch r {
-		case 4, 5:
-			if c.CR4&CR4_DE != 0 {
-				c.ud()
-			}
-			r += 2
-		}
-		if r > 7 {
-			c.ud()
-		}
-		c.setReg(&op.Args[0], c.DR[r])
+		c.setReg(&op.Args[0], c.DR[c.drIndex(op.Args[1].Reg)])
 	case x86asm.LGDT, x86asm.LIDT:
 		c.requireCPL0()
 		if op.Args[0].Kind != okMem {
@@ -654,4 +631,20 @@ func (c *CPU) sysret(op *tb.Op) {
 	c.Seg[SS] = ss
 	c.updateHflags()
 	c.stopTB = true
+}
+
+// drIndex maps a MOV DRn register number to its slot in DR: DR4/DR5 alias
+// DR6/DR7 unless CR4.DE is set (then #UD), and numbers above 7 are #UD.
+func (c *CPU) drIndex(r uint8) uint8 {
+	switch r {
+	case 4, 5:
+		if c.CR4&CR4_DE != 0 {
+			c.ud()
+		}
+		r += 2
+	}
+	if r > 7 {
+		c.ud()
+	}
+	return r
 }
