@@ -110,9 +110,9 @@ func New() *TLB {
 // Slot returns the entry a linear address maps to for an MMU index.
 func (t *TLB) Slot(idx int, la uint64) *Entry { return &t.E[idx][(la>>12)&Mask] }
 
-// Fill installs a translation. read/write/code say which accesses the
-// translation permits; flagsW and flagsR are extra slow-path flags for the
-// write and read/code tags.
+// Fill installs translation e in the slot for la, folding the hits of the
+// entry it evicts into Stats. e's tags say which accesses the translation
+// permits and with which slow-path flags.
 func (t *TLB) Fill(idx int, la uint64, e Entry) *Entry {
 	s := t.Slot(idx, la)
 	t.Stats.Hits += s.Hits
