@@ -233,8 +233,12 @@ func cmdExpect(ctx *Context, args []string) error {
 				return expectf("expect exit %d: the guest %s", want, describeStop(st))
 			}
 		}
+	case "bt":
+		if err := expectBT(ctx, args[1:]); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("expect %s: want serial, reg, mem, stop or exit", args[0])
+		return fmt.Errorf("expect %s: want serial, reg, mem, stop, exit or bt", args[0])
 	}
 	ctx.Printf("ok: expect %s\n", strings.Join(args, " "))
 	return nil

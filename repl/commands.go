@@ -397,12 +397,35 @@ func commandTable() []*Command {
 			Help: "run until serial REGEX | pc ADDR | icount N | catch | exit | halt | fault | stop, within a bound",
 			Long: "Runs in deterministic chunks and checks the condition between them; fails (script status 1) " +
 				"when the bound is reached or the guest stops first."},
-		{Name: "expect", Category: "Scripts", Args: "serial REGEX | reg NAME OP V | mem ADDR TYPE OP V | stop REASON | exit STATUS",
-			MinArgs: 1, MaxArgs: 5, NeedsStopped: true, Run: cmdExpect,
+		{Name: "expect", Category: "Scripts", Args: "serial REGEX | reg NAME OP V | mem ADDR TYPE OP V | stop REASON | exit STATUS | bt FUNC...",
+			MinArgs: 1, MaxArgs: -1, NeedsStopped: true, Run: cmdExpect,
 			Help: "check a condition; a failure prints expected and found and makes a script exit 1",
 			Long: "OP is == or !=; TYPE is u8, u16, u32 or u64; REASON is a stop reason (breakpoint, watchpoint, " +
-				"step, paused, exited, shutdown, halted, catchpoint)."},
+				"step, paused, exited, shutdown, halted, catchpoint, watchdog). `expect bt F1 F2 ...` checks that the " +
+				"selected vCPU's backtrace starts with frames in functions F1, F2, ... (innermost first)."},
 
+		{Name: "set", Category: "Scripts", Args: "[NAME = VALUE]", MinArgs: 0, MaxArgs: -1, Run: cmdSet,
+			Help: "define a script variable; later lines use it as ${NAME}",
+			Long: "VALUE is the rest of the line (quotes group words). ${NAME} is replaced before a script line runs; " +
+				"an undefined name is an error. `set` alone lists the variables."},
+		{Name: "source", Category: "Scripts", Args: "FILE", MinArgs: 1, MaxArgs: 1, Run: cmdSource,
+			Help: "run the commands in FILE as a script (relative paths are relative to the sourcing script)"},
+		{Name: "on", Category: "Scripts", Args: "crash|exit { COMMANDS }", MinArgs: 0, MaxArgs: -1, Run: cmdOn,
+			Help: "(scripts) commands to run once when the guest crashes or ends",
+			Long: "`on crash {` ... `}` runs after a triple fault, an emulator error or a watchdog stop; " +
+				"`on exit {` ... `}` after the guest exits, halts forever or powers off. " +
+				"One-line form: `on crash { report crash; bt all }`."},
+		{Name: "echo", Category: "Scripts", Args: "TEXT...", MaxArgs: -1, Run: cmdEcho,
+			Help: "print TEXT (escapes \\n \\t \\\\ are processed)"},
+		{Name: "send-serial", Category: "Scripts", Args: "TEXT", MinArgs: 1, MaxArgs: -1, Run: cmdSendSerial,
+			Help: "queue TEXT as input on COM1 (escapes \\n \\r \\t \\xNN \\\\); the guest reads it when it runs"},
+		{Name: "dump-guest-memory", Category: "Scripts", Args: "FILE", MinArgs: 1, MaxArgs: 1, NeedsStopped: true,
+			Run:  cmdDumpGuestMemory,
+			Help: "write an ELF core file of guest RAM and every vCPU's registers (gdb KERNEL FILE opens it)",
+			Long: "Like QEMU's dump-guest-memory: ELF64/x86-64 when vCPU 0 is in long mode, else ELF32/i386, " +
+				"one NT_PRSTATUS note per vCPU (a gdb thread each). With paging on, PT_LOAD segments carry the " +
+				"virtual addresses vCPU 0's page tables map; RAM nothing maps is included at its physical address. " +
+				"All-zero pages are holes in a sparse file."},
 		{Name: "report crash", Category: "Scripts", MaxArgs: 0, Flags: []Flag{flagJSON}, NeedsStopped: true, Run: cmdReportCrash,
 			Help: "crash report: stop reason, exception chain, registers, faulting instruction, backtrace, page walk of CR2, exec history, last serial lines, for every vCPU"},
 

@@ -149,7 +149,7 @@ func TestRunScript(t *testing.T) {
 		t.Errorf("script output:\n%s", s)
 	}
 	err = r.RunScript(strings.NewReader("info cpus\nbogus\ninfo cpus\n"))
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
+	if err == nil || !strings.Contains(err.Error(), "<script>:2: unknown command") {
 		t.Errorf("script error %v, want one naming line 2", err)
 	}
 }

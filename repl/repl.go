@@ -57,6 +57,9 @@ type REPL struct {
 	createFile func(name string) (io.WriteCloser, error)
 	// dumpLimit bounds dump-memory's LEN.
 	dumpLimit uint64
+
+	// vars are the ${NAME} values `set NAME = VALUE` defined (scripts).
+	vars map[string]string
 }
 
 type xState struct {
@@ -71,7 +74,7 @@ type xState struct {
 // New returns a REPL driving t that writes command output to out. The
 // guest is not touched until a command runs it.
 func New(t *target.Target, out io.Writer) *REPL {
-	r := &REPL{t: t, out: out, lastX: xState{count: 1, format: 'x', unit: 4}, dumpLimit: 1 << 32}
+	r := &REPL{t: t, out: out, lastX: xState{count: 1, format: 'x', unit: 4}, dumpLimit: 1 << 32, vars: map[string]string{}}
 	r.runWait = func(done <-chan *target.Stop, _ func()) *target.Stop { return <-done }
 	r.createFile = func(name string) (io.WriteCloser, error) { return os.Create(name) }
 	return r
@@ -223,29 +226,6 @@ func (r *REPL) Exec(line string) (err error) {
 		}
 	}
 	return err
-}
-
-// RunScript executes each line of src, echoing it after a "(glassbox) "
-// prompt, and stops at the first error or at `quit`.
-func (r *REPL) RunScript(src io.Reader) error {
-	data, err := io.ReadAll(src)
-	if err != nil {
-		return err
-	}
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		fmt.Fprintf(r.out, "%s%s\n", Prompt, line)
-		if err := r.Exec(line); err != nil {
-			if err == ErrQuit {
-				return nil
-			}
-			return fmt.Errorf("line %d: %w", i+1, err)
-		}
-	}
-	return nil
 }
 
 // Prompt is the interactive prompt.

@@ -932,3 +932,22 @@ func (t *Target) IOAPIC() (string, devices.IOAPICState) {
 	t.m.IOAPIC.Info(&b)
 	return b.String(), t.m.IOAPIC.State()
 }
+
+// SendSerial queues bytes as input on COM1; the guest receives them when
+// it runs (the machine moves them into the UART FIFO between quanta, so a
+// script's input arrives at the same instruction every run).
+func (t *Target) SendSerial(b []byte) { t.m.UART.Feed(b) }
+
+// RAMRange is a guest-physical RAM range.
+type RAMRange struct{ Start, Size uint64 }
+
+// RAM lists the guest's RAM regions (not ROM or MMIO).
+func (t *Target) RAM() []RAMRange {
+	var out []RAMRange
+	for _, r := range t.m.Mem.Regions() {
+		if r.Kind == memmap.KindRAM {
+			out = append(out, RAMRange{uint64(r.Start), r.Size})
+		}
+	}
+	return out
+}
