@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,9 +156,8 @@ func TestStats(t *testing.T) {
 	}
 }
 
-// TestSerialInput: with -serial stdio, stdin reaches the guest's COM1
-// receiver. The ROM echoes bytes until it reads 'q', then exits with 5.
-func TestSerialInput(t *testing.T) {
+// echoROM echoes COM1 input bytes until it reads 'q', then exits with 5.
+func echoROM() []byte {
 	echo := []byte{
 		0xba, 0xfd, 0x03, // 0: mov dx, 0x3fd
 		0xec,       // in al, dx
@@ -174,7 +174,13 @@ func TestSerialInput(t *testing.T) {
 	rom := make([]byte, 64<<10)
 	copy(rom[0xFF00:], echo)
 	copy(rom[0xFFF0:], []byte{0xE9, 0x0D, 0xFF})
-	p := writeFile(t, "echo.rom", rom)
+	return rom
+}
+
+// TestSerialInput: with -serial stdio, stdin reaches the guest's COM1
+// receiver.
+func TestSerialInput(t *testing.T) {
+	p := writeFile(t, "echo.rom", echoROM())
 	var out, errb bytes.Buffer
 	st := Main([]string{"run", "-bios", p}, strings.NewReader("hi there\nq"), &out, &errb)
 	if st != 11 || out.String() != "hi there\n" {
@@ -210,6 +216,129 @@ func TestScriptExpect(t *testing.T) {
 	never := writeFile(t, "never.gb", []byte("run-until serial NEVER-PRINTED -max 5000\n"))
 	if st, _, errs := runMain(t, "run", "-script", never); st != 1 || !strings.Contains(errs, "not reached within 5000 instructions") {
 		t.Fatalf("bound: status %d stderr %q", st, errs)
+	}
+}
+
+// TestScriptFeatures: `glassbox script` takes its flags from the header;
+// set/${NAME}, source (relative to the script), send-serial, echo and the
+// `on exit` handler all run; the output is identical on a second run.
+func TestScriptFeatures(t *testing.T) {
+	dir := t.TempDir()
+	rom := filepath.Join(dir, "echo.rom")
+	os.WriteFile(rom, echoROM(), 0o644)
+	os.WriteFile(filepath.Join(dir, "inc.gb"), []byte("echo sourced ${greeting}\nset sourced = yes\n"), 0o644)
+	main := filepath.Join(dir, "main.gb")
+	os.WriteFile(main, []byte(`#!/usr/bin/env glassbox script
+# glassbox: -bios ${ECHO_ROM}
+# glassbox: -serial none
+set greeting = "hello there"
+source inc.gb
+echo after source: ${sourced}
+on exit {
+  echo exit handler ran
+  expect exit 11
+}
+send-serial "${greeting}\nq"
+run-until serial "there\n"
+expect serial "^hello there\n$"
+echo done
+`), 0o644)
+	t.Setenv("ECHO_ROM", rom)
+	st, out, errs := runMain(t, "script", main)
+	if st != 0 {
+		t.Fatalf("status %d\n%s\n%s", st, out, errs)
+	}
+	for _, want := range []string{"sourced hello there\n", "after source: yes\n", "queued 13 bytes for COM1",
+		"[on exit: exited with status 11]\n(glassbox) echo exit handler ran\nexit handler ran\n", "ok: expect exit 11", "(glassbox) echo done\ndone\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if st2, out2, _ := runMain(t, "script", main); st2 != 0 || out2 != out {
+		t.Errorf("second run differs (status %d):\n%s\n---\n%s", st2, out, out2)
+	}
+}
+
+// TestScriptErrors: bad scripts fail with FILE:LINE and a clear message,
+// status 2; a failed expectation inside a handler is status 1.
+func TestScriptErrors(t *testing.T) {
+	for _, c := range []struct{ script, want string }{
+		{"info mode\nfrobnicate\n", "s.gb:2: unknown command"},
+		{"echo ${nope}\n", "s.gb:1: ${nope} is not set"},
+		{"source /nonexistent/x.gb\n", "s.gb:1: source: open /nonexistent/x.gb: no such file"},
+		{"on crash {\ninfo mode\n", "s.gb:1: `{` is never closed"},
+		{"on reboot { info mode }\n", "s.gb:1: on: want `on crash {` or `on exit {`"},
+		{"}\n", "s.gb:1: `}` without"},
+		{"run-until serial \"unterminated\n", "s.gb:1: unterminated quote"},
+		{"set 9x = 1\n", "s.gb:1: usage: set NAME = VALUE"},
+		{"send-serial \"\\q\"\n", "s.gb:1: send-serial: unknown escape"},
+		{"expect bt\n", "s.gb:1: usage: expect bt FUNC"},
+	} {
+		p := writeFile(t, "s.gb", []byte(c.script))
+		st, _, errs := runMain(t, "run", "-script", p)
+		if st != 2 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("%q: status %d stderr %q, want 2 and %q", c.script, st, errs, c.want)
+		}
+	}
+	// source loops are bounded
+	dir := t.TempDir()
+	loop := filepath.Join(dir, "loop.gb")
+	os.WriteFile(loop, []byte("source loop.gb\n"), 0o644)
+	if st, _, errs := runMain(t, "run", "-script", loop); st != 2 || !strings.Contains(errs, "nested more than 16 deep") {
+		t.Errorf("source loop: status %d stderr %q", st, errs)
+	}
+	// header errors
+	hdr := writeFile(t, "h.gb", []byte("# glassbox: -kernel ${GLASSBOX_NO_SUCH_VAR}\ninfo mode\n"))
+	if st, _, errs := runMain(t, "script", hdr); st != 2 || !strings.Contains(errs, "h.gb:1: header uses $GLASSBOX_NO_SUCH_VAR") {
+		t.Errorf("header: status %d stderr %q", st, errs)
+	}
+	if st, _, errs := runMain(t, "script", "/nonexistent/s.gb"); st != 2 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing script: status %d stderr %q", st, errs)
+	}
+	// a failed expectation in a handler: status 1
+	h := writeFile(t, "h2.gb", []byte("on exit { expect exit 9 }\ncontinue\n"))
+	if st, _, errs := runMain(t, "run", "-script", h); st != 1 || !strings.Contains(errs, "h2.gb:1: expect exit 9: the guest exited with status 1") {
+		t.Errorf("handler expectation: status %d stderr %q", st, errs)
+	}
+}
+
+// TestReportFile: -report FILE writes the crash report on a triple fault
+// (text, or JSON for .json), without a script.
+func TestReportFile(t *testing.T) {
+	// lidt cs:[0xff00] (six zero bytes: limit 0); int3 -> #GP -> #DF -> triple fault
+	rom := writeFile(t, "tf.rom", rom64k(0x2E, 0x0F, 0x01, 0x1E, 0x00, 0xFF, 0xCC))
+	dir := t.TempDir()
+	for _, name := range []string{"r.txt", "r.json"} {
+		path := filepath.Join(dir, name)
+		st, _, errs := runMain(t, "run", "-bios", rom, "-report", path)
+		if st != 2 || !strings.Contains(errs, "crash report written to "+path) {
+			t.Fatalf("status %d stderr %q", st, errs)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "r.json" {
+			var v struct {
+				Stop string `json:"stop"`
+				CPUs []struct {
+					Chain []string `json:"exception_chain"`
+				} `json:"cpus"`
+			}
+			if err := json.Unmarshal(data, &v); err != nil || len(v.CPUs) != 1 || len(v.CPUs[0].Chain) == 0 || !strings.Contains(v.Stop, "shutdown") {
+				t.Errorf("JSON report %v: %s", err, data)
+			}
+		} else if !strings.Contains(string(data), "exception chain:") || !strings.Contains(string(data), "triple fault") {
+			t.Errorf("text report:\n%s", data)
+		}
+	}
+	// a guest that exits normally writes no report
+	path := filepath.Join(dir, "none.txt")
+	if st, _, _ := runMain(t, "run", "-report", path); st != 0 {
+		t.Fatalf("demo status %d", st)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("report written for a clean exit")
 	}
 }
 

@@ -2,6 +2,7 @@
 //
 //	glassbox                         run the embedded demo guest
 //	glassbox run [flags]             run a guest (QEMU-style flags, see -help)
+//	glassbox script FILE [flags]     run a script; flags also from its "# glassbox:" header
 //
 // Exit status: the guest's isa-debug-exit status ((V<<1)|1), 0 when the
 // guest halts for good, 2 on a guest shutdown (triple fault), bad flags,

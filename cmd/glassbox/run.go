@@ -15,7 +15,6 @@ import (
 	"glassbox/guests"
 	"glassbox/loader"
 	"glassbox/machine"
-	"glassbox/repl"
 	"glassbox/target"
 )
 
@@ -28,7 +27,7 @@ type options struct {
 	gdb                           string
 	gdbDefault, startPaused       bool
 	repl                          bool
-	script                        string
+	script, report                string
 	debugItems, debugFile         string
 	stats                         bool
 	reboot, noReboot              bool
@@ -44,11 +43,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCmd(args[1:], stdin, stdout, stderr)
+	case "script":
+		return scriptCmd(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, "usage: glassbox [run] [flags]   (glassbox run -help lists the flags)")
+		fmt.Fprintln(stdout, "usage: glassbox [run] [flags]          (glassbox run -help lists the flags)\n"+
+			"       glassbox script FILE [flags]   (flags also from the script's `# glassbox:` header)")
 		return 0
 	}
-	fmt.Fprintf(stderr, "glassbox: unknown command %q (want run)\n", args[0])
+	fmt.Fprintf(stderr, "glassbox: unknown command %q (want run or script)\n", args[0])
 	return 2
 }
 
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.startPaused, "S", false, "start paused (wait for the debugger)")
 	fs.BoolVar(&o.repl, "repl", false, "interactive REPL")
 	fs.StringVar(&o.script, "script", "", "run REPL commands from `FILE`")
+	fs.StringVar(&o.report, "report", "", "on a triple fault or emulator error, write the crash report to `FILE` (JSON if it ends in .json)")
 	fs.StringVar(&o.debugItems, "d", "", "log `ITEMS` (comma separated)")
 	fs.StringVar(&o.debugFile, "D", "", "log to `FILE`")
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
@@ -266,6 +269,11 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	st := t.RunUntilExit(ctx)
+	if o.report != "" && isCrash(st) {
+		if err := writeReport(t, o.report, stderr); err != nil {
+			fmt.Fprintf(stderr, "glassbox: %v\n", err)
+		}
+	}
 	return finish(m, o, st, stderr), nil
 }
 
@@ -298,30 +306,6 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 	}
 	fmt.Fprintf(stderr, "glassbox: stopped: %v\n", st)
 	return 2
-}
-
-// runScript runs REPL commands from o.script non-interactively (the guest
-// starts stopped; `continue`, `run-until`, `stepi` ... drive it). Status:
-// 0 when every command ran and every expectation held (whatever the guest
-// did), 1 when an expectation failed, 2 on a script error (file:line).
-func runScript(m *machine.Machine, t *target.Target, o *options, stdout, stderr io.Writer) (int, error) {
-	f, err := os.Open(o.script)
-	if err != nil {
-		return 2, errorf("-script: %v", err)
-	}
-	defer f.Close()
-	t.Hold()
-	defer t.Release()
-	r := repl.New(t, stdout)
-	if err := r.RunScript(f); err != nil {
-		fmt.Fprintf(stderr, "glassbox: %s:%v\n", o.script, strings.TrimPrefix(err.Error(), "line "))
-		var ef *repl.ExpectFailed
-		if errors.As(err, &ef) {
-			return 1, nil // an expectation failed
-		}
-		return 2, nil // a script error
-	}
-	return 0, nil // every command ran and every expectation held
 }
 
 // feedSerial copies stdin to COM1's receive queue (the machine loop moves
