@@ -32,28 +32,43 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// scriptArgs gives the machine flags of scripts that need a guest other
-// than the embedded demo.
-func scriptArgs(t *testing.T, name string) []string {
+// scriptEnv gives the environment the scripts' `# glassbox:` headers
+// need: the repository guests they run, built for this test.
+func scriptEnv(t *testing.T, name string) []string {
 	switch name {
 	case "seed-001-hang.gb":
-		return []string{"-smp", "8", "-m", "128", "-kernel", guestbuild.Build(t, "smp")}
+		return []string{"SMP_ELF=" + guestbuild.Build(t, "smp")}
 	case "crash-pagefault.gb":
-		return []string{"-m", "128", "-kernel", guestbuild.Build(t, "crash")}
+		return []string{"CRASH_ELF=" + guestbuild.Build(t, "crash")}
 	}
 	return nil
 }
 
-func runScript(t *testing.T, name string) string {
+// runScript runs `glassbox script NAME` in a fresh directory (scripts may
+// write files there, e.g. the crash example's core) and returns its output
+// and the directory.
+func runScriptIn(t *testing.T, name string) (string, string) {
 	t.Helper()
-	args := append([]string{"run", "-serial", "none", "-script", name}, scriptArgs(t, name)...)
-	cmd := exec.Command(glassbox, args...)
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(glassbox, "script", abs)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), scriptEnv(t, name)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s: %v (a script exits 0 when every expectation held)\n%s", name, err, out.String())
 	}
-	return out.String()
+	return out.String(), dir
+}
+
+func runScript(t *testing.T, name string) string {
+	t.Helper()
+	out, _ := runScriptIn(t, name)
+	return out
 }
 
 // hostNoise matches what legitimately differs between runs: goroutine IDs,
@@ -200,5 +215,58 @@ func TestCrashReport(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestCrashCoreGDB: the crash example writes crash.core with
+// dump-guest-memory; real gdb opening the kernel and that core shows the
+// same backtrace as the REPL's bt at the same stop.
+func TestCrashCoreGDB(t *testing.T) {
+	if _, err := exec.LookPath("gdb"); err != nil {
+		t.Skip("gdb not installed: skipping the core-file check (needs gdb)")
+	}
+	out, dir := runScriptIn(t, "crash-pagefault.gb")
+	core := filepath.Join(dir, "crash.core")
+	if _, err := os.Stat(core); err != nil {
+		t.Fatalf("no core file: %v\n%s", err, out)
+	}
+	// The REPL's bt inside the report, frame lines only.
+	var repl []string
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.TrimSpace(l) == "backtrace:":
+			in = true
+		case in && strings.HasPrefix(strings.TrimSpace(l), "#"):
+			repl = append(repl, strings.TrimSpace(l))
+		case in:
+			in = false
+		}
+	}
+	if len(repl) < 3 {
+		t.Fatalf("no backtrace in the report:\n%s", out)
+	}
+	elf := strings.TrimPrefix(scriptEnv(t, "crash-pagefault.gb")[0], "CRASH_ELF=")
+	g := exec.Command("gdb", "-batch", "-nx", "-ex", "set width 0", "-ex", "set height 0", elf, core, "-ex", "bt")
+	g.Dir = dir
+	gout, err := g.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, gout)
+	}
+	var gdb []string
+	for _, l := range strings.Split(string(gout), "\n") {
+		if strings.HasPrefix(l, "#") {
+			gdb = append(gdb, strings.TrimSpace(l))
+		}
+	}
+	// gdb prints frame #0 twice (the "Program terminated" banner, then bt).
+	if len(gdb) > 0 && len(gdb) == len(repl)+1 && gdb[0] == gdb[1] {
+		gdb = gdb[1:]
+	}
+	if strings.Join(gdb, "\n") != strings.Join(repl, "\n") {
+		t.Errorf("gdb on the core differs from the REPL's bt:\n--- gdb %s crash.core\n%s\n--- REPL\n%s", filepath.Base(elf), strings.Join(gdb, "\n"), strings.Join(repl, "\n"))
+	}
+	if !strings.Contains(string(gout), "Program terminated with signal SIGSEGV") {
+		t.Errorf("gdb did not read the crashing vCPU's note:\n%s", gout)
 	}
 }
