@@ -78,6 +78,9 @@ type param struct {
 	typeOff dwarf.Offset
 	hasType bool
 	loc     *dwarf.Field
+	// constVal is DW_AT_const_value (an int64 or a []byte), used when the
+	// parameter has no location.
+	constVal any
 }
 
 // callSite is a DW_TAG_call_site (or DW_TAG_GNU_call_site).
@@ -331,6 +334,12 @@ func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 				continue
 			}
 			p := &param{loc: c.AttrField(dwarf.AttrLocation)}
+			if p.loc == nil {
+				switch v := c.Val(dwarf.AttrConstValue).(type) {
+				case int64, []byte:
+					p.constVal = v
+				}
+			}
 			p.name, _ = c.Val(dwarf.AttrName).(string)
 			p.typeOff, p.hasType = c.Val(dwarf.AttrType).(dwarf.Offset)
 			f.params = append(f.params, p)

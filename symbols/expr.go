@@ -437,6 +437,21 @@ func (ev *evaluator) verifyNoSelfTailcall(addr uint64) error {
 // (gdb's read_frame_arg with "print entry-values default").
 func (ev *evaluator) paramValues(u *uframe, p *param, size int) (val value, entry *value) {
 	cu := u.fn.cu
+	if p.loc == nil && p.constVal != nil {
+		// DW_AT_const_value: the value itself, in the target's byte
+		// order; it has no entry value.
+		b := make([]byte, max(size, 8))
+		switch v := p.constVal.(type) {
+		case int64:
+			binary.LittleEndian.PutUint64(b, uint64(v))
+		case []byte:
+			if len(v) < size {
+				return value{err: errOptimizedOut}, nil
+			}
+			copy(b, v)
+		}
+		return value{bytes: b[:size]}, nil
+	}
 	expr, err := ev.locExpr(cu, p.loc, u.lookupPC)
 	if err != nil {
 		val = value{err: err}
