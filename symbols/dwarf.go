@@ -31,6 +31,10 @@ const (
 	attrGNUCallSiteTarget   dwarf.Attr = 0x2113
 	attrGNUTailCall         dwarf.Attr = 0x2115
 	attrAddrBase            dwarf.Attr = 0x73
+	attrCallAllCalls        dwarf.Attr = 0x7a
+	attrCallAllTailCalls    dwarf.Attr = 0x7c
+	attrGNUAllTailCallSites dwarf.Attr = 0x2116
+	attrGNUAllCallSites     dwarf.Attr = 0x2117
 )
 
 // cunit is one DWARF compilation unit. Its functions, call sites and line
@@ -70,7 +74,12 @@ type function struct {
 	ranges    [][2]uint64
 	frameBase *dwarf.Field
 	params    []*param
-	tailCalls []*callSite
+	// tailCalls are the function's tail call sites, kept only when the
+	// producer says the list is complete (DW_AT_call_all_calls or
+	// DW_AT_call_all_tail_calls, or their GNU forms), as gdb does: only
+	// a complete list can rule out other paths through the function.
+	tailCalls    []*callSite
+	allTailCalls bool
 }
 
 type param struct {
@@ -329,6 +338,13 @@ func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 			f.entry = n.Ranges[0][0]
 		}
 		f.frameBase = raw.AttrField(dwarf.AttrFrameBase)
+		for _, a := range []dwarf.Attr{attrCallAllCalls, attrCallAllTailCalls, attrGNUAllCallSites, attrGNUAllTailCallSites} {
+			if b, ok := raw.Val(a).(bool); ok && b {
+				f.allTailCalls = true
+			} else if b, ok := n.Val(a).(bool); ok && b {
+				f.allTailCalls = true
+			}
+		}
 		for _, c := range n.Children {
 			if c.Tag != dwarf.TagFormalParameter {
 				continue
@@ -420,7 +436,7 @@ func (cu *cunit) addCallSite(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 		cs.params = append(cs.params, cp)
 	}
 	cu.calls[cs.returnPC] = cs
-	if cs.tail && fn != nil {
+	if cs.tail && fn != nil && fn.allTailCalls {
 		fn.tailCalls = append(fn.tailCalls, cs)
 	}
 }
