@@ -149,13 +149,18 @@ func (s *tailSearch) candidate() {
 
 // tailFrames builds the tail-call frames between u, unwound with CFI, and
 // its caller prev (gdb makes them only for frames its DWARF unwinder
-// handles).
-func (t *Table) tailFrames(ev *evaluator, u, prev *uframe) []*uframe {
+// handles). Malformed call-site DWARF only costs the tail-call frames, as
+// in gdb.
+func (t *Table) tailFrames(ev *evaluator, u, prev *uframe) (out []*uframe) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = nil
+		}
+	}()
 	if !u.viaCFI || prev == nil {
 		return nil
 	}
 	sites := t.tailChain(ev, prev.regs.pc(), u.funcStart)
-	var out []*uframe
 	for i, cs := range sites {
 		tf := &uframe{level: u.level + 1 + i, regs: prev.regs, tail: true, cfa: u.cfa, hasCFA: u.hasCFA}
 		tf.regs.set(tf.regs.pcReg(), cs.returnPC)
