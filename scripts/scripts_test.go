@@ -202,8 +202,9 @@ func TestCrashReport(t *testing.T) {
 	out := runScript(t, "crash-pagefault.gb")
 	for _, want := range []string{
 		"exception chain: #PF(0x0) cr2=0xdead0008 -> #DF(0x0) -> triple fault",
-		"#0  read_field (cfg=cfg@entry=0xdead0000, idx=idx@entry=0) at crash.c:21",
-		"in sum_fields (cfg=0xdead0000",
+		"#0  read_field (cfg=cfg@entry=0xdead0000, idx=idx@entry=0) at guests/crash/crash.c:21",
+		"in sum_fields (cfg=cfg@entry=0xdead0000, n=3)",
+		"#2  0x00101bd2 in load_config (n=3, addr=3735879680) at guests/crash/crash.c:35",
 		"in kmain (magic=732803074, mbi=0x9500)",
 		"mov 0x8(%eax,%edx,4),%eax",
 		"not mapped: PDE not present",

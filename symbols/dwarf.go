@@ -31,6 +31,10 @@ const (
 	attrGNUCallSiteTarget   dwarf.Attr = 0x2113
 	attrGNUTailCall         dwarf.Attr = 0x2115
 	attrAddrBase            dwarf.Attr = 0x73
+	attrCallAllCalls        dwarf.Attr = 0x7a
+	attrCallAllTailCalls    dwarf.Attr = 0x7c
+	attrGNUAllTailCallSites dwarf.Attr = 0x2116
+	attrGNUAllCallSites     dwarf.Attr = 0x2117
 )
 
 // cunit is one DWARF compilation unit. Its functions, call sites and line
@@ -70,7 +74,12 @@ type function struct {
 	ranges    [][2]uint64
 	frameBase *dwarf.Field
 	params    []*param
-	tailCalls []*callSite
+	// tailCalls are the function's tail call sites, kept only when the
+	// producer says the list is complete (DW_AT_call_all_calls or
+	// DW_AT_call_all_tail_calls, or their GNU forms), as gdb does: only
+	// a complete list can rule out other paths through the function.
+	tailCalls    []*callSite
+	allTailCalls bool
 }
 
 type param struct {
@@ -78,6 +87,9 @@ type param struct {
 	typeOff dwarf.Offset
 	hasType bool
 	loc     *dwarf.Field
+	// constVal is DW_AT_const_value (an int64 or a []byte), used when the
+	// parameter has no location.
+	constVal any
 }
 
 // callSite is a DW_TAG_call_site (or DW_TAG_GNU_call_site).
@@ -326,11 +338,24 @@ func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 			f.entry = n.Ranges[0][0]
 		}
 		f.frameBase = raw.AttrField(dwarf.AttrFrameBase)
+		for _, a := range []dwarf.Attr{attrCallAllCalls, attrCallAllTailCalls, attrGNUAllCallSites, attrGNUAllTailCallSites} {
+			if b, ok := raw.Val(a).(bool); ok && b {
+				f.allTailCalls = true
+			} else if b, ok := n.Val(a).(bool); ok && b {
+				f.allTailCalls = true
+			}
+		}
 		for _, c := range n.Children {
 			if c.Tag != dwarf.TagFormalParameter {
 				continue
 			}
 			p := &param{loc: c.AttrField(dwarf.AttrLocation)}
+			if p.loc == nil {
+				switch v := c.Val(dwarf.AttrConstValue).(type) {
+				case int64, []byte:
+					p.constVal = v
+				}
+			}
 			p.name, _ = c.Val(dwarf.AttrName).(string)
 			p.typeOff, p.hasType = c.Val(dwarf.AttrType).(dwarf.Offset)
 			f.params = append(f.params, p)
@@ -411,7 +436,7 @@ func (cu *cunit) addCallSite(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 		cs.params = append(cs.params, cp)
 	}
 	cu.calls[cs.returnPC] = cs
-	if cs.tail && fn != nil {
+	if cs.tail && fn != nil && fn.allTailCalls {
 		fn.tailCalls = append(fn.tailCalls, cs)
 	}
 }

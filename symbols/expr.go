@@ -129,7 +129,77 @@ func execute(regs op.DwarfRegisters, expr []byte, ptrSize int, mem Memory) (v in
 			v, pieces, err = 0, nil, fmt.Errorf("DWARF expression error (%v)", r)
 		}
 	}()
-	return op.ExecuteStackProgram(regs, expr, ptrSize, memReader(mem))
+	expr, sizes := widenDerefSizes(expr, ptrSize)
+	read := memReader(mem)
+	if sizes != nil {
+		// The k-th memory read is the k-th dereference: read only the
+		// bytes the expression asked for.
+		k := 0
+		read = func(buf []byte, addr uint64) (int, error) {
+			n := len(buf)
+			if k < len(sizes) && sizes[k] < n {
+				n = sizes[k]
+			}
+			k++
+			clear(buf)
+			if err := readFull(mem, addr, buf[:n]); err != nil {
+				return 0, err
+			}
+			return len(buf), nil
+		}
+	}
+	return op.ExecuteStackProgram(regs, expr, ptrSize, read)
+}
+
+// widenDerefSizes rewrites the DW_OP_deref_size and DW_OP_xderef_size
+// operations whose size delve's op package cannot read (it reads 2, 4
+// or 8 bytes) into a wider read masked to the size asked for, and returns
+// the size each dereference reads, in order, so that the memory reader
+// can read exactly those bytes (a wider read could fail where gdb's does
+// not). Expressions with branches (whose offsets the rewrite would break)
+// and those that need no rewrite are returned as they are, with nil sizes.
+func widenDerefSizes(expr []byte, ptrSize int) (out []byte, sizes []int) {
+	changed, branches := false, false
+	var order []int
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		next, ok := opNext(expr, i, ptrSize)
+		if !ok {
+			return expr, nil
+		}
+		switch c {
+		case 0x2f, 0x28: // DW_OP_skip, DW_OP_bra
+			branches = true
+		case 0x06, 0x18: // DW_OP_deref, DW_OP_xderef
+			order = append(order, ptrSize)
+		case 0x94, 0x95: // DW_OP_deref_size, DW_OP_xderef_size
+			n := int(expr[i+1])
+			order = append(order, n)
+			wide := 0
+			switch {
+			case n == 1:
+				wide = 2
+			case n == 3:
+				wide = 4
+			case n > 4 && n < 8:
+				wide = 8
+			}
+			if wide != 0 {
+				out = append(out, c, byte(wide), 0x10) // ...; DW_OP_constu mask; DW_OP_and
+				out = binary.AppendUvarint(out, 1<<(8*n)-1)
+				out = append(out, 0x1a)
+				changed = true
+				i = next
+				continue
+			}
+		}
+		out = append(out, expr[i:next]...)
+		i = next
+	}
+	if !changed || branches {
+		return expr, nil
+	}
+	return out, order
 }
 
 // regsFor prepares delve's registers for evaluating in frame u.
@@ -437,6 +507,21 @@ func (ev *evaluator) verifyNoSelfTailcall(addr uint64) error {
 // (gdb's read_frame_arg with "print entry-values default").
 func (ev *evaluator) paramValues(u *uframe, p *param, size int) (val value, entry *value) {
 	cu := u.fn.cu
+	if p.loc == nil && p.constVal != nil {
+		// DW_AT_const_value: the value itself, in the target's byte
+		// order; it has no entry value.
+		b := make([]byte, max(size, 8))
+		switch v := p.constVal.(type) {
+		case int64:
+			binary.LittleEndian.PutUint64(b, uint64(v))
+		case []byte:
+			if len(v) < size {
+				return value{err: errOptimizedOut}, nil
+			}
+			copy(b, v)
+		}
+		return value{bytes: b[:size]}, nil
+	}
 	expr, err := ev.locExpr(cu, p.loc, u.lookupPC)
 	if err != nil {
 		val = value{err: err}

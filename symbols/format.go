@@ -16,7 +16,7 @@ import (
 // frameOf turns an unwound frame into a Frame with gdb's rendering of its
 // arguments and location.
 func (t *Table) frameOf(ev *evaluator, u *uframe) Frame {
-	f := Frame{Level: u.level, PC: u.pc, Func: u.name, FuncAddr: u.funcStart, Regs: u.regs.toRegs()}
+	f := Frame{Level: u.level, PC: u.pc, Func: u.name, FuncAddr: u.funcStart, Regs: u.regs.toRegs(), TailCall: u.tail}
 	if u.hasCFA {
 		f.CFA = u.cfa
 	}

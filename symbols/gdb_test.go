@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -41,6 +40,10 @@ type guest struct {
 	flags []string
 	srcs  []string
 	strip bool
+	// stops drives gdb (the kernel.c stops when nil).
+	stops []stop
+	// prebuilt, when set, builds the guest instead of gcc in testdata/.
+	prebuilt func(t *testing.T, dir string) string
 }
 
 func guestBuild(kind string, opt int) guest {
@@ -69,6 +72,9 @@ func guestBuild(kind string, opt int) guest {
 // "kernel.c" relative to it) into dir.
 func (g guest) build(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
+	if g.prebuilt != nil {
+		return g.prebuilt(t, dir)
+	}
 	out := filepath.Join(dir, g.name+".elf")
 	args := append(append(append([]string{}, g.flags...), extra...), "-o", out)
 	args = append(args, g.srcs...)
@@ -107,6 +113,13 @@ var stops = []stop{
 	{[]string{"break square", "continue"}},
 	{[]string{"stepi 2"}},
 	{[]string{"finish"}},
+}
+
+func (g guest) stopList() []stop {
+	if g.stops != nil {
+		return g.stops
+	}
+	return stops
 }
 
 // capture is what gdb reported at one stop.
@@ -172,7 +185,7 @@ func runGDB(t *testing.T, g guest, elf, dir string) []capture {
 	} else {
 		script.WriteString("starti\n")
 	}
-	for i, s := range stops {
+	for i, s := range g.stopList() {
 		for _, c := range s.cmds {
 			script.WriteString(c + "\n")
 		}
@@ -296,45 +309,110 @@ func TestBacktraceMatchesGDB(t *testing.T) {
 		for _, opt := range []int{0, 1, 2} {
 			g := guestBuild(kind, opt)
 			t.Run(g.name, func(t *testing.T) {
-				if strings.HasPrefix(kind, "k32") {
-					needTools(t, "qemu-system-i386")
-				}
-				if g.strip {
-					needTools(t, "objcopy")
-				}
 				if kind == "u64-nodwarf" && opt == 2 {
 					// gdb itself cannot "finish" out of the garbage frames
 					// this build produces (its in_regs sets up %rbp late).
 					t.Skip("gdb cannot run the stop script on this build")
 				}
-				dir := t.TempDir()
-				elf := g.build(t, dir)
-				caps := runGDB(t, g, elf, dir)
-				if len(caps) != len(stops) {
-					t.Fatalf("got %d stops from gdb, want %d", len(caps), len(stops))
-				}
-				tab, err := Load(elf, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, c := range caps {
-					mem := dumpMemory{chunks: c.mem, fallback: tab.FileMemory()}
-					frames, err := tab.Backtrace(mem, c.regsFor(g.bits), 0)
-					if err != nil {
-						t.Fatalf("stop %d: %v", i, err)
-					}
-					var got strings.Builder
-					FormatGDB(&got, frames)
-					if got.String() != c.bt {
-						t.Errorf("stop %d (%s): backtrace differs from gdb's\n--- gdb:\n%s--- glassbox:\n%s",
-							i, strings.Join(stops[i].cmds, "; "), c.bt, got.String())
-					} else {
-						t.Logf("stop %d (%s): same as gdb:\n%s", i, strings.Join(stops[i].cmds, "; "), c.bt)
-					}
-				}
+				compareWithGDB(t, g)
 			})
 		}
 	}
 }
 
-var _ = binary.LittleEndian
+// compareWithGDB builds g, runs gdb through its stops and compares gdb's bt
+// with glassbox's at each one.
+func compareWithGDB(t *testing.T, g guest) {
+	t.Helper()
+	if g.bits == 32 {
+		needTools(t, "qemu-system-i386")
+	}
+	if g.strip {
+		needTools(t, "objcopy")
+	}
+	dir := t.TempDir()
+	elf := g.build(t, dir)
+	caps := runGDB(t, g, elf, dir)
+	stops := g.stopList()
+	if len(caps) != len(stops) {
+		t.Fatalf("got %d stops from gdb, want %d", len(caps), len(stops))
+	}
+	tab, err := Load(elf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range caps {
+		mem := dumpMemory{chunks: c.mem, fallback: tab.FileMemory()}
+		frames, err := tab.Backtrace(mem, c.regsFor(g.bits), 0)
+		if err != nil {
+			t.Fatalf("stop %d: %v", i, err)
+		}
+		var got strings.Builder
+		FormatGDB(&got, frames)
+		if got.String() != c.bt {
+			t.Errorf("stop %d (%s): backtrace differs from gdb's\n--- gdb:\n%s--- glassbox:\n%s",
+				i, strings.Join(stops[i].cmds, "; "), c.bt, got.String())
+		} else {
+			t.Logf("stop %d (%s): same as gdb:\n%s", i, strings.Join(stops[i].cmds, "; "), c.bt)
+		}
+	}
+}
+
+// tailStops stop testdata/tail.c in functions reached through tail calls.
+var tailStops = []stop{
+	{[]string{"break leaf1", "continue"}},     // one_hop is a tail-call frame
+	{[]string{"stepi"}},                       // same, inside leaf1
+	{[]string{"break *two_b", "continue"}},    // two_a, at two_b's first insn
+	{[]string{"break *leaf2", "continue"}},    // two_b and two_a
+	{[]string{"stepi 2"}},                     // inside leaf2
+	{[]string{"break *amb_join", "continue"}}, // ambiguous: amb_top only
+	{[]string{"break leaf3", "continue"}},     // ambiguous: amb_join and amb_top only
+	{[]string{"break leaf4", "continue"}},     // outer above the real frame inner
+	{[]string{"finish"}},                      // in inner, outer above it
+	{[]string{"break leaf5", "continue"}},     // two ways to leaf5: no frames; self tail calls
+}
+
+// TestTailCallFramesMatchGDB: gdb shows functions that left through a tail
+// call as tail-call frames (found from the DW_TAG_call_site entries marked
+// DW_AT_call_tail_call); glassbox must show the same ones, with the same
+// arguments, for one and two tail calls, a tail call above a real frame,
+// and ambiguous chains where gdb keeps only their common ends.
+func TestTailCallFramesMatchGDB(t *testing.T) {
+	needTools(t, "gcc", "gdb")
+	for _, kind := range []string{"k32", "u64"} {
+		for _, opt := range []string{"2", "s"} {
+			g := guestBuild(kind, 2)
+			g.name = fmt.Sprintf("tail-%s-O%s", kind, opt)
+			for i, f := range g.flags {
+				if f == "-O2" {
+					g.flags[i] = "-O" + opt
+				}
+			}
+			g.srcs[len(g.srcs)-1] = "tail.c"
+			g.stops = tailStops
+			t.Run(g.name, func(t *testing.T) { compareWithGDB(t, g) })
+		}
+	}
+}
+
+// TestCrashGuestMatchesGDB: guests/crash stopped where it faults, under
+// QEMU: its load_config left through a tail call to sum_fields (a
+// tail-call frame whose arguments are constants), and its sources are
+// named relative to a relative DW_AT_comp_dir.
+func TestCrashGuestMatchesGDB(t *testing.T) {
+	needTools(t, "gcc", "gdb", "bash")
+	g := guest{name: "crash", bits: 32, stops: []stop{
+		{[]string{"break *'load_config.constprop.0'", "continue"}},
+		{[]string{"break *'sum_fields.constprop.0'", "continue"}},
+		{[]string{"stepi 4"}},
+		{[]string{"break read_field", "continue"}},
+	}}
+	g.prebuilt = func(t *testing.T, dir string) string {
+		cmd := exec.Command("bash", "../guests/crash/build.sh", dir)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building guests/crash: %v\n%s", err, b)
+		}
+		return filepath.Join(dir, "crash.elf")
+	}
+	compareWithGDB(t, g)
+}

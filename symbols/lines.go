@@ -87,12 +87,18 @@ func (cu *cunit) buildLineTable() *lineTable {
 	subfileOf := map[*dwarf.LineFile]int{}
 	byName := map[string]int{}
 	primary := cu.name
-	primaryAbs := primary
+	// gdb (buildsym's start_subfile) takes a line-table file for the
+	// unit's DW_AT_name when the names are equal, or when the file name
+	// is absolute and is DW_AT_name joined to DW_AT_comp_dir; a relative
+	// file name that merely ends in DW_AT_name (the include directory
+	// prepended to it, with a relative comp_dir) stays a file of its own,
+	// and gdb prints that longer name.
+	primaryAbs := ""
 	if !path.IsAbs(primary) && cu.compDir != "" {
 		primaryAbs = path.Join(cu.compDir, primary)
 	}
 	addSubfile := func(name string) int {
-		if name == primaryAbs || path.Clean(name) == path.Clean(primary) {
+		if name == primary || path.IsAbs(name) && primaryAbs != "" && name == primaryAbs {
 			name = primary
 		}
 		if i, ok := byName[name]; ok {

@@ -9,6 +9,8 @@
 // DWARF locations (delve's pkg/dwarf/op and pkg/dwarf/loclist) including
 // DW_OP_entry_value, which is resolved like gdb does: through the caller's
 // DW_TAG_call_site for the return address and its DW_AT_call_value.
+// Functions that left through a tail call come back as gdb's tail-call
+// frames, found from the DW_AT_call_tail_call call sites (tailcall.go).
 // Functions without DWARF are named from the ELF symbol table (func+offset).
 //
 // Output follows gdb 13: see FormatGDB.

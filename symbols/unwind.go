@@ -35,6 +35,10 @@ type Frame struct {
 	// the unwind information does not restore keep the inner frame's
 	// values, like gdb).
 	Regs Regs
+	// TailCall marks a tail-call frame: a function that left through a
+	// tail call, put back from the call-site DWARF like gdb does (PC is
+	// its tail call site's return address).
+	TailCall bool
 	// Stop, when set on the last frame, is printed after it: "Backtrace
 	// stopped: ..." or "(More stack frames follow...)".
 	Stop string
@@ -179,6 +183,14 @@ type uframe struct {
 	name      string
 	caller    *uframe
 	stop      string
+	// viaCFI: the frame was unwound with its CFI; entrySPOff is then the
+	// CFA's offset from the stack pointer at the function's entry, when
+	// the CFA is SP-based there (hasEntrySP).
+	viaCFI     bool
+	entrySPOff int64
+	hasEntrySP bool
+	// tail marks a tail-call frame (see tailcall.go).
+	tail bool
 }
 
 func (u *uframe) ptrSize() int {
@@ -231,6 +243,7 @@ func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
 	f0 := &uframe{level: 0, regs: regsToState(regs, bits)}
 	t.describe(f0)
 	frames := []*uframe{f0}
+	ev := &evaluator{t: t, mem: mem}
 	ids := map[[2]uint64]bool{}
 	if probe, _ := t.unwindOne(mem, f0); probe != nil || f0.hasCFA {
 		if f0.hasCFA {
@@ -244,7 +257,8 @@ func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
 			cur.stop = "-"
 			break
 		}
-		if cur.level > 0 && cur.hasCFA && cur.caller == nil && frames[len(frames)-2].hasCFA && cur.cfa < frames[len(frames)-2].cfa {
+		if cur.level > 0 && cur.hasCFA && cur.caller == nil && !frames[len(frames)-2].tail &&
+			frames[len(frames)-2].hasCFA && cur.cfa < frames[len(frames)-2].cfa {
 			cur.stop = "Backtrace stopped: previous frame inner to this frame (corrupt stack?)"
 			break
 		}
@@ -256,6 +270,13 @@ func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
 			}
 			break
 		}
+		// Tail-call frames go between cur and its caller.
+		for _, tf := range t.tailFrames(ev, cur, prev) {
+			cur.caller = tf
+			frames = append(frames, tf)
+			cur = tf
+		}
+		prev.level = cur.level + 1
 		t.describe(prev)
 		// The CFA of prev is known only once prev is unwound; gdb's frame
 		// id check uses it, so compute it now without keeping the result.
@@ -276,7 +297,6 @@ func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
 	if len(frames) > limit {
 		more = true
 	}
-	ev := &evaluator{t: t, mem: mem}
 	out := make([]Frame, 0, len(frames))
 	for i, u := range frames {
 		if i >= limit {
@@ -396,6 +416,13 @@ func (t *Table) unwindCFI(mem Memory, u *uframe, fde *frame.FrameDescriptionEntr
 		return nil, "Backtrace stopped: frame did not save the PC"
 	}
 	u.cfa, u.hasCFA = cfa, true
+	u.viaCFI = true
+	u.hasEntrySP = false
+	if u.funcStart != 0 && u.funcStart >= fde.Begin() && u.funcStart < fde.End() {
+		if ectx, err := fde.EstablishFrame(u.funcStart); err == nil && ectx.CFA.Rule == frame.RuleCFA && ectx.CFA.Reg == u.regs.spReg() {
+			u.entrySPOff, u.hasEntrySP = ectx.CFA.Offset, true
+		}
+	}
 	next := &uframe{level: u.level + 1, regs: u.regs}
 	// Unspecified registers keep their value (gdb's default), SP is the
 	// CFA, PC comes from the return address column.
