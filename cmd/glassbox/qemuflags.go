@@ -66,7 +66,7 @@ func addQEMUFlags(fs *flag.FlagSet, q *qemuOpts) {
 
 // check validates the QEMU flags, fills q.platform and writes notes for
 // flags that are accepted without effect.
-func (q *qemuOpts) check(o *options, stderr io.Writer) error {
+func (q *qemuOpts) check(stderr io.Writer) error {
 	note := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "glassbox: note: "+format+"\n", a...)
 	}

@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := o.qemu.check(o, stderr); err != nil {
+	if err := o.qemu.check(stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
