@@ -181,7 +181,8 @@ func (f *PCIFunction) WriteConfig(off, size int, v uint32) {
 // PCIHost is the i440FX host bridge's configuration mechanism #1 with bus 0
 // behind it, and the decoder of the functions' base address registers: it
 // serves the PCI memory hole (reads 0 where no BAR decodes, as QEMU's pc
-// machine) and the I/O ports no ISA device claims (all-ones).
+// machine) and the I/O ports from PCIIOWindow up that no ISA device claims
+// (all-ones where no BAR decodes).
 type PCIHost struct {
 	addr  uint32
 	funcs [32][8]*PCIFunction
@@ -227,10 +228,15 @@ func (h *PCIHost) Register(s *memmap.Space) {
 	s.AddPorts("pci-conf", PCIConfigAddress, 8, pciConfPorts{h})
 }
 
-// RegisterIO maps h as the owner of every I/O port (I/O BAR decoding).
-// Call it before registering the ISA devices: later port mappings win.
+// PCIIOWindow is the first port I/O BARs decode at: ports below it belong
+// to ISA devices (or nothing), as on a PC where I/O BARs live above 0x1000.
+const PCIIOWindow = 0x1000
+
+// RegisterIO maps h as the owner of ports PCIIOWindow-0xFFFF (I/O BAR
+// decoding). Call it before registering the ISA devices: later port
+// mappings win.
 func (h *PCIHost) RegisterIO(s *memmap.Space) {
-	s.AddPorts("pci-io", 0, 65536, pciIOPorts{h})
+	s.AddPorts("pci-io", PCIIOWindow, 0x10000-PCIIOWindow, pciIOPorts{h})
 }
 
 // RegisterHole maps [base, end) of the physical address space as the PCI

@@ -26,7 +26,7 @@ type Platform struct {
 // pciHoleEnd is where the PCI memory hole ends (the I/O APIC follows).
 const pciHoleEnd = 0xFEC00000
 
-// newPCI creates the PCI host and claims every I/O port for I/O BAR
+// newPCI creates the PCI host and claims ports 0x1000-0xFFFF for I/O BAR
 // decoding; it must run before the ISA devices are registered (later port
 // mappings win).
 func (m *Machine) newPCI() {

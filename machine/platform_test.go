@@ -16,7 +16,7 @@ func TestPlatformWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for port, want := range map[uint16]string{0x501: "isa-debug-exit", 0x502: "isa-debug-exit", 0xF4: "pci-io",
+	for port, want := range map[uint16]string{0x501: "isa-debug-exit", 0x502: "isa-debug-exit", 0xF4: "unassigned", 0x1234: "pci-io",
 		0xE0: "pc-testdev", 0x2017: "pc-testdev-irq", 0xCFC: "pci-conf", 0x3F8: "serial0", 0x600: "acpi-pm"} {
 		if got := m.Mem.PortName(port); got != want && !(port == 0x600 && got != "pci-io") {
 			t.Errorf("port %#x: %q, want %q", port, got, want)
