@@ -116,6 +116,18 @@ func (a *IOAPIC) SetIRQ(line int, level bool) {
 	}
 }
 
+// Assert drives pin line high and, unlike SetIRQ, sends an edge-triggered
+// pin's message even when the line was already high: QEMU's I/O APIC does
+// no edge detection (ioapic_set_irq), which a guest sees through devices
+// that may set a line to 1 twice (pc-testdev's IRQ-line ports).
+func (a *IOAPIC) Assert(line int) {
+	if line < 0 || line >= IOAPICPins {
+		return
+	}
+	a.lines &^= 1 << uint(line)
+	a.SetIRQ(line, true)
+}
+
 // service sends the message of a level-triggered pin if it is due.
 func (a *IOAPIC) service(pin int) {
 	e := a.redir[pin]

@@ -1,7 +1,8 @@
 // Package devices implements the basic devices of a PC: the 8259A PIC pair,
 // the 8254 PIT (with port 0x61), the MC146818 CMOS/RTC, system control port
 // A (0x92), QEMU's isa-debug-exit, the Bochs/QEMU debug console (0xE9), the
-// POST code port (0x80) and a 16550A UART.
+// POST code port (0x80), a 16550A UART, PCI configuration mechanism #1 with
+// the i440FX/PIIX3 functions, and QEMU's pci-testdev and pc-testdev.
 //
 // Every device implements [memmap.PortIO] and has a Register method that maps
 // its ports into a [memmap.Space], plus Info(w)/String() register dumps for

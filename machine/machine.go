@@ -55,6 +55,8 @@ type Config struct {
 	Reboot bool
 	// Hooks observe CPU events (catchpoints); may be nil.
 	Hooks *cpu.Hooks
+	// Platform: PCI test devices, pc-testdev, isa-debug-exit placement.
+	Platform Platform
 }
 
 // High memory layout constants (QEMU pc machine).
@@ -73,21 +75,24 @@ type Machine struct {
 	CPUs  []*cpu.CPU
 	Clock *vclock.Clock
 
-	PIC       *devices.PIC
-	IOAPIC    *devices.IOAPIC
-	APICBus   *devices.APICBus
-	LAPICs    []*devices.LAPIC
-	irq       *irqRouter
-	current   int // the vCPU holding the run baton (LAPIC MMIO goes to its LAPIC)
-	PIT       *devices.PIT
-	CMOS      *devices.CMOS
-	UART      *devices.UART
-	POST      *devices.POST
-	Port92    *devices.Port92
-	DebugExit *devices.DebugExit
-	DebugCon  *devices.DebugCon
-	FwCfg     *firmware.FwCfg // -kernel boots only
-	ACPIPM    *devices.ACPIPM
+	PIC         *devices.PIC
+	IOAPIC      *devices.IOAPIC
+	APICBus     *devices.APICBus
+	LAPICs      []*devices.LAPIC
+	irq         *irqRouter
+	current     int // the vCPU holding the run baton (LAPIC MMIO goes to its LAPIC)
+	PIT         *devices.PIT
+	CMOS        *devices.CMOS
+	UART        *devices.UART
+	POST        *devices.POST
+	Port92      *devices.Port92
+	DebugExit   *devices.DebugExit
+	DebugCon    *devices.DebugCon
+	FwCfg       *firmware.FwCfg // -kernel boots only
+	ACPIPM      *devices.ACPIPM
+	PCI         *devices.PCIHost      // bus 0 (machine/platform.go)
+	PCITestDevs []*devices.PCITestDev // -device pci-testdev
+	PCTestDev   *devices.PCTestDev    // -device pc-testdev, or nil
 
 	Image *loader.Image
 
@@ -165,6 +170,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m.TBs = tb.NewCache()
 	m.Clock = vclock.New()
+	m.newPCI()
 
 	m.PIC = devices.NewPIC()
 	m.PIC.Register(m.Mem)
@@ -186,12 +192,22 @@ func New(cfg Config) (*Machine, error) {
 	// QEMU: port 0x92 reads 0 at power-on although the A20 line is enabled.
 	m.Port92 = devices.NewPort92(m.setA20, m.requestReset, false)
 	m.Port92.Register(m.Mem)
-	m.DebugExit = devices.NewDebugExit(0xF4, 4, m.debugExit)
+	base, size := cfg.Platform.DebugExitBase, cfg.Platform.DebugExitSize
+	if base == 0 {
+		base = devices.DebugExitDefaultBase
+	}
+	if size == 0 {
+		size = devices.DebugExitDefaultSize
+	}
+	m.DebugExit = devices.NewDebugExit(base, size, m.debugExit)
 	m.DebugExit.Register(m.Mem)
 	m.DebugCon = devices.NewDebugCon(cfg.DebugCon)
 	m.DebugCon.Register(m.Mem)
 	m.ACPIPM = devices.NewACPIPM(m.Clock, m.powerOff)
 	m.ACPIPM.Register(m.Mem)
+	if err := m.addPlatform(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -250,6 +266,7 @@ func (m *Machine) LoadKernel(file []byte, name string, opt loader.Options) error
 		RAMBelow4G: m.Low, RAMAbove4G: m.cfg.RAM - m.Low, AMDHole: true,
 		Mem: firmware.SpaceMem{S: m.Mem, Invalidate: m.invalidatePhys}, Tables: &tabs, Multiboot: mb})
 	m.FwCfg.Register(m.Mem)
+	m.pciFirmwareState()
 	return nil
 }
 

@@ -33,6 +33,7 @@ type options struct {
 	reboot, noReboot              bool
 	demo                          bool
 	symbols                       []string
+	qemu                          qemuOpts // QEMU compatibility flags (qemuflags.go)
 }
 
 // Main runs the command with args and returns the process exit status.
@@ -62,6 +63,10 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "glassbox: %v\n", err)
 		return 2
+	}
+	if o.qemu.help != "" {
+		fmt.Fprint(stdout, o.qemu.help)
+		return 0
 	}
 	status, err := run(o, stdin, stdout, stderr)
 	if err != nil {
@@ -96,7 +101,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noReboot, "no-reboot", false, "QEMU compatibility: a triple fault stops the run with status 0 (QEMU's -no-reboot exit) instead of 2")
 	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
 		func(v string) error { o.symbols = append(o.symbols, v); return nil })
+	addQEMUFlags(fs, &o.qemu)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.qemu.check(stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -195,7 +204,8 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 		defer closeD()
 		debugcon = w
 	}
-	m, err := machine.New(machine.Config{RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot})
+	m, err := machine.New(machine.Config{RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot,
+		Platform: o.qemu.platform})
 	if err != nil {
 		return 2, err
 	}
