@@ -1,7 +1,11 @@
 package cpu
 
 import (
+	"sync/atomic"
+
 	"glassbox/tb"
+
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // Debug support: instruction breakpoints (checked only at TB boundaries;
@@ -41,6 +45,46 @@ type debugState struct {
 	hit     *WatchHit
 	history [historySize]uint64
 	histPos int
+	// The last stores of locked read-modify-writes that changed memory
+	// (who took which lock word), for the hang analysis.
+	lockLog [lockLogSize]LockedWrite
+	lockPos int
+	lockOld uint64 // the value the current locked RMW read
+}
+
+const lockLogSize = 16
+
+// LockedWrite is a store by a LOCK-prefixed read-modify-write (or XCHG
+// with memory) that changed the value in memory: for a spin lock, taking
+// or releasing it with an atomic operation.
+type LockedWrite struct {
+	Lin    uint64 // linear address
+	Size   uint8
+	Value  uint64 // the value stored
+	ICount uint64 // the vCPU's instruction count at the store
+	// Seq orders locked writes across all vCPUs (vCPUs run one at a time).
+	Seq uint64
+}
+
+var lockSeq atomic.Uint64
+
+// noteLocked records a locked store that changed memory (cold path: only
+// locked instructions get here).
+func (c *CPU) noteLocked(la uint64, size uint8, v uint64) {
+	c.dbg.lockLog[c.dbg.lockPos] = LockedWrite{Lin: la, Size: size, Value: v, ICount: c.ICount, Seq: lockSeq.Add(1)}
+	c.dbg.lockPos = (c.dbg.lockPos + 1) % lockLogSize
+}
+
+// LockedWrites returns the vCPU's recent locked stores, oldest first.
+// Call it only while the vCPU is stopped.
+func (c *CPU) LockedWrites() []LockedWrite {
+	var out []LockedWrite
+	for i := 0; i < lockLogSize; i++ {
+		if w := c.dbg.lockLog[(c.dbg.lockPos+i)%lockLogSize]; w.Seq != 0 {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // debugShared is the machine-wide breakpoint and watchpoint set.
@@ -202,6 +246,44 @@ func (c *CPU) History() []uint64 {
 		id := c.dbg.history[(c.dbg.histPos+i)%historySize]
 		if id != 0 {
 			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// MemOperand is a memory operand of a translated instruction, as the
+// vCPU's current registers place it.
+type MemOperand struct {
+	EIP    uint64 // offset of the instruction in CS
+	Lin    uint64 // linear address of the operand
+	Size   int
+	Kind   x86asm.Op
+	Locked bool // a LOCK-prefixed RMW or XCHG with memory
+}
+
+// MemOperands lists the explicit memory operands of t's instructions
+// (not LEA, string or stack accesses), with addresses computed from the
+// current registers: for a vCPU spinning in t, the words it polls. Call it
+// only while the vCPU is stopped.
+func (c *CPU) MemOperands(t *tb.TB) []MemOperand {
+	var out []MemOperand
+	for i := range t.Ops {
+		op := &t.Ops[i]
+		k := x86asm.Op(op.Kind)
+		if k == x86asm.LEA || int(op.Seg) >= NumSeg {
+			continue
+		}
+		for _, a := range op.Args {
+			if a.Kind != okMem {
+				continue
+			}
+			lin := c.Seg[op.Seg].Base + c.ea(op)
+			if c.hflags&hfCS64 == 0 {
+				lin &= 0xFFFFFFFF
+			}
+			out = append(out, MemOperand{EIP: op.EIP, Lin: lin, Size: int(a.Size), Kind: k,
+				Locked: op.Prefix&pfxLock != 0 || k == x86asm.XCHG})
+			break
 		}
 	}
 	return out

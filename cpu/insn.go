@@ -134,7 +134,11 @@ func (c *CPU) exec(op *tb.Op) {
 			}
 			la := c.linW(int(op.Seg), c.ea(op), int(op.Args[mi].Size))
 			a := c.rdN(la, op.Args[mi].Size)
-			c.wrN(la, op.Args[mi].Size, c.getReg(&op.Args[ri]))
+			v := c.getReg(&op.Args[ri])
+			c.wrN(la, op.Args[mi].Size, v)
+			if v != a { // XCHG with memory is always locked
+				c.noteLocked(la, op.Args[mi].Size, v)
+			}
 			c.setReg(&op.Args[ri], a)
 		} else {
 			a, b := c.getReg(&op.Args[0]), c.getReg(&op.Args[1])

@@ -103,7 +103,11 @@ func (c *CPU) rmw(op *tb.Op) (v, la uint64) {
 	a := &op.Args[0]
 	if a.Kind == okMem {
 		la = c.linW(int(op.Seg), c.ea(op), int(a.Size))
-		return c.rdN(la, a.Size), la
+		v = c.rdN(la, a.Size)
+		if op.Prefix&pfxLock != 0 {
+			c.dbg.lockOld = v
+		}
+		return v, la
 	}
 	return c.getReg(a), 0
 }
@@ -113,6 +117,9 @@ func (c *CPU) rmwStore(op *tb.Op, la, v uint64) {
 	a := &op.Args[0]
 	if a.Kind == okMem {
 		c.wrN(la, a.Size, v)
+		if op.Prefix&pfxLock != 0 && v != c.dbg.lockOld {
+			c.noteLocked(la, a.Size, v)
+		}
 		return
 	}
 	c.setReg(a, v)

@@ -625,6 +625,30 @@ func (g *graph) verdict(r *Report, cycles [][]edge, f Facts, snap Snapshot, wait
 		r.Verdict = "SPINNING: " + strings.Join(parts, "; ")
 		r.Why = append(r.Why, "a vCPU that spins waits for another; when the lock holder is known and can run, this is contention; if it lasts, re-check with the spin word and its last writer")
 
+	case len(vcpus) > 0 && f.Window > 0 && f.RunState == "running" && noneRetired(vcpus):
+		// The machine runs but no vCPU retired an instruction in the
+		// window: the emulator itself is stuck (host watchdog).
+		r.Kind = KindStuck
+		var blocked []string
+		for i := range snap.Goroutines {
+			t := &snap.Goroutines[i]
+			if _, ok := vcpuThreadID(t.Name); !ok || waits[i].Kind == WaitRunning {
+				continue
+			}
+			where := "?"
+			if w := waits[i].Where; w != nil {
+				where = w.Func
+			} else if len(t.Frames) > 0 {
+				where = t.Frames[0].Func
+			}
+			blocked = append(blocked, fmt.Sprintf("%q is blocked (%s) in %s", t.Name, waits[i].Kind, where))
+		}
+		r.Verdict = fmt.Sprintf("STUCK (host): no vCPU retired an instruction in the last %v", f.Window)
+		if len(blocked) > 0 {
+			r.Verdict += ": " + strings.Join(blocked, "; ")
+		}
+		r.Why = append(r.Why, "a vCPU goroutine blocked inside the emulator (a device handler, a lock, a channel) keeps its turn forever; the main loop waits for that turn to end")
+
 	case len(vcpus) > 0:
 		r.Kind = KindHealthy
 		active := 0
@@ -762,6 +786,15 @@ func allIF(ns []*node, on bool) bool {
 func allStopped(ns []*node) bool {
 	for _, n := range ns {
 		if s := n.vcpu.State; s != VCPUPaused && s != VCPUCatchpoint {
+			return false
+		}
+	}
+	return true
+}
+
+func noneRetired(ns []*node) bool {
+	for _, n := range ns {
+		if n.vcpu.Retired > 0 {
 			return false
 		}
 	}

@@ -1,8 +1,12 @@
 package machine
 
 import (
+	"encoding/binary"
+	"strings"
+
 	"glassbox/cpu"
 	"glassbox/hoststack"
+	"glassbox/memmap"
 )
 
 // HangFacts describes the machine for hoststack.Analyze: each vCPU's state,
@@ -22,7 +26,9 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 			v.State = hoststack.VCPUWaitSIPI
 		case c.Halted:
 			v.State = hoststack.VCPUHalted
-		case runState == "running":
+		case runState == "running" || strings.Contains(runState, "watchdog"):
+			// After a watchdog stop the vCPUs were executing (spinning)
+			// when the machine stopped them.
 			v.State = hoststack.VCPURunning
 		default:
 			v.State = hoststack.VCPUPaused
@@ -32,8 +38,67 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 				v.RecentPCs = append(v.RecentPCs, t.Key.PC)
 			}
 		}
-		_, _, v.Spinning = hoststack.SpinRange(v.RecentPCs)
+		var lo, hi uint64
+		lo, hi, v.Spinning = hoststack.SpinRange(v.RecentPCs)
+		if v.Spinning && v.State != hoststack.VCPUHalted {
+			v.SpinOn = m.spinWord(i, lo, hi)
+		}
 		f.VCPUs = append(f.VCPUs, v)
 	}
 	return f
+}
+
+// spinWord finds the memory word vCPU i polls in its spin loop (the TBs of
+// its recent history within [lo, hi]): the target of a locked operation
+// there if any (a LOCK CMPXCHG / XCHG spin lock), else the first word the
+// loop reads. Its holder is the vCPU whose locked store last changed the
+// word to its current value (non-zero: taken) — derived from the vCPUs'
+// locked-store logs. Nil when the loop reads no memory.
+func (m *Machine) spinWord(i int, lo, hi uint64) *hoststack.SpinWord {
+	c := m.CPUs[i]
+	seen := map[uint64]bool{}
+	var pick *cpu.MemOperand
+	for _, id := range c.History() {
+		t := m.TBs.ByID(id)
+		if t == nil || seen[id] || t.Key.PC < lo || t.Key.PC > hi {
+			continue
+		}
+		seen[id] = true
+		for _, o := range c.MemOperands(t) {
+			o := o
+			if pick == nil || o.Locked && !pick.Locked {
+				pick = &o
+			}
+		}
+	}
+	if pick == nil || pick.Size <= 0 || pick.Size > 8 {
+		return nil
+	}
+	pa, ok := c.Translate(pick.Lin)
+	if !ok {
+		return nil
+	}
+	var b [8]byte
+	m.Mem.ReadDebug(memmap.PhysAddr(pa), b[:pick.Size])
+	w := &hoststack.SpinWord{Addr: pa, Value: binary.LittleEndian.Uint64(b[:]), Size: pick.Size}
+	if w.Value == 0 {
+		return w // free: nobody holds it
+	}
+	var best cpu.LockedWrite
+	holder := -1
+	for j, o := range m.CPUs {
+		for _, lw := range o.LockedWrites() {
+			if lw.Lin == pick.Lin && lw.Seq > best.Seq {
+				best, holder = lw, j
+			}
+		}
+	}
+	mask := uint64(1)<<(8*uint(pick.Size)) - 1
+	if pick.Size == 8 {
+		mask = ^uint64(0)
+	}
+	if holder >= 0 && holder != i && best.Value&mask == w.Value {
+		w.LastWriter, w.LastWriterKnown = m.CPUs[holder].ID, true
+	}
+	return w
 }

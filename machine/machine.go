@@ -57,6 +57,10 @@ type Config struct {
 	Hooks *cpu.Hooks
 	// Platform: PCI test devices, pc-testdev, isa-debug-exit placement.
 	Platform Platform
+	// SpinWatchdog, when nonzero, stops the run with StopWatchdog once
+	// every running vCPU has spun in place for that many instructions
+	// (see watchdog.go). Deterministic: it counts instructions.
+	SpinWatchdog uint64
 }
 
 // High memory layout constants (QEMU pc machine).
@@ -114,6 +118,12 @@ type Machine struct {
 	// have retired that many instructions in total (RunFor).
 	runLimit uint64
 	resetReq bool
+	spin     spinState
+	// progress counts completed vCPU turns; inRun is set while Run
+	// executes (the host watchdog reads both from its goroutine).
+	progress atomic.Uint64
+	inRun    atomic.Bool
+	turn     atomic.Int32 // the vCPU whose turn it is
 	exit     *Stop
 	mu       sync.Mutex // guards nothing on the hot path; serialises Run
 }
@@ -403,10 +413,11 @@ const (
 	StopStep                          // a single step finished
 	StopCatch                         // a catchpoint fired
 	StopPowerOff                      // ACPI S5 (PM1a_CNT SLP_EN with SLP_TYP 0)
+	StopWatchdog                      // Config.SpinWatchdog: every vCPU spins in place
 )
 
 var stopNames = [...]string{"debug-exit", "shutdown", "halted", "paused", "internal error", "canceled",
-	"breakpoint", "watchpoint", "step", "catchpoint", "power-off"}
+	"breakpoint", "watchpoint", "step", "catchpoint", "power-off", "watchdog"}
 
 func (k StopKind) String() string { return stopNames[k] }
 
@@ -455,6 +466,8 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine not started")}
 	}
 	defer m.Threads.Name("main-loop")()
+	m.inRun.Store(true)
+	defer m.inRun.Store(false)
 	workers := m.workers
 	if workers == nil {
 		return &Stop{Kind: StopInternalError, Status: 2, Err: fmt.Errorf("machine closed")}
@@ -477,6 +490,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		var ran uint64
 		for i, w := range workers {
 			m.current = i
+			m.turn.Store(int32(i))
 			before := m.CPUs[i].ICount
 			m.catch.running.Store(true)
 			if w.parked {
@@ -501,6 +515,7 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 				return &Stop{Kind: StopCatch, CPU: i, Catch: ev}
 			}
 			m.catch.running.Store(false)
+			m.progress.Add(1)
 			ran += m.CPUs[i].ICount - before
 			switch ex.Reason {
 			case cpu.ExitInternalError:
@@ -535,6 +550,12 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		}
 		m.Clock.Advance(int64(ran) * m.cfg.NSPerInsn)
 		m.UART.Poll()
+		if m.cfg.SpinWatchdog > 0 && m.exit == nil {
+			if i, fire := m.spinCheck(ran); fire {
+				return &Stop{Kind: StopWatchdog, Status: 2, CPU: i,
+					Err: fmt.Errorf("every running vCPU has spun in place for %d instructions", m.cfg.SpinWatchdog)}
+			}
+		}
 		if m.runLimit > 0 {
 			if ran >= m.runLimit {
 				m.runLimit = 0
@@ -672,6 +693,8 @@ func (m *Machine) Report(w io.Writer, s *Stop) {
 		fmt.Fprintf(w, "glassbox: internal error (an emulator bug, please report): %v\n", s.Err)
 	case StopDebugExit:
 		fmt.Fprintf(w, "glassbox: guest exited via isa-debug-exit: status %d\n", s.Status)
+	case StopWatchdog:
+		fmt.Fprintf(w, "glassbox: watchdog: %v\n", s.Err)
 	}
 	if code, ok := m.POST.Last(); ok {
 		fmt.Fprintf(w, "last POST code: %#02x\n", code)

@@ -90,9 +90,11 @@ func cmdRunUntil(ctx *Context, args []string) error {
 		check = func(*target.Stop) (bool, error) { return ctx.T.ICount() >= n, nil }
 	case "catch":
 		check = func(st *target.Stop) (bool, error) { return st.Reason == "catchpoint", nil }
-	case "stop", "exit", "halt", "fault":
+	case "stop", "exit", "halt", "fault", "watchdog":
 		check = func(st *target.Stop) (bool, error) {
 			switch kind {
+			case "watchdog":
+				return st.Reason == "watchdog", nil
 			case "exit":
 				return st.Reason == "exited", nil
 			case "halt":
@@ -100,10 +102,10 @@ func cmdRunUntil(ctx *Context, args []string) error {
 			case "fault":
 				return st.Reason == "shutdown" || st.Reason == "catchpoint" && st.Catch != nil && st.Catch.Kind == "exception", nil
 			}
-			return st.Terminal(), nil
+			return st.Terminal() || st.Reason == "watchdog", nil
 		}
 	default:
-		return fmt.Errorf("run-until %s: want serial REGEX, pc ADDR, icount N, catch, exit, halt, fault or stop", kind)
+		return fmt.Errorf("run-until %s: want serial REGEX, pc ADDR, icount N, catch, exit, halt, fault, watchdog or stop", kind)
 	}
 	if cleanup != nil {
 		defer cleanup()
@@ -142,7 +144,7 @@ func cmdRunUntil(ctx *Context, args []string) error {
 			ctx.R.printStop(ctx.Out, st)
 			return nil
 		}
-		if st.Terminal() {
+		if st.Terminal() || st.Reason == "watchdog" {
 			ctx.R.printStop(ctx.Out, st)
 			return expectf("run-until %s %s: the guest stopped first (%s)", kind, arg, st.Reason)
 		}
@@ -237,8 +239,23 @@ func cmdExpect(ctx *Context, args []string) error {
 		if err := expectBT(ctx, args[1:]); err != nil {
 			return err
 		}
+	case "output":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: expect output REGEX")
+		}
+		re, err := regexp.Compile(args[1])
+		if err != nil {
+			return fmt.Errorf("expect output: %v", err)
+		}
+		if !re.MatchString(ctx.R.lastOut) {
+			out := ctx.R.lastOut
+			if len(out) > 300 {
+				out = out[:300] + "..."
+			}
+			return expectf("expect output %q: the last command's output does not match; it was %q", args[1], out)
+		}
 	default:
-		return fmt.Errorf("expect %s: want serial, reg, mem, stop, exit or bt", args[0])
+		return fmt.Errorf("expect %s: want serial, reg, mem, stop, exit, bt or output", args[0])
 	}
 	ctx.Printf("ok: expect %s\n", strings.Join(args, " "))
 	return nil

@@ -394,15 +394,16 @@ func commandTable() []*Command {
 		{Name: "run-until", Category: "Scripts", Args: "KIND [ARG]", MinArgs: 1, MaxArgs: 2,
 			Flags:        []Flag{{Name: "max", Arg: "N", Help: "give up after N instructions (default 1e9)"}},
 			NeedsStopped: true, Streams: true, Run: cmdRunUntil,
-			Help: "run until serial REGEX | pc ADDR | icount N | catch | exit | halt | fault | stop, within a bound",
+			Help: "run until serial REGEX | pc ADDR | icount N | catch | exit | halt | fault | watchdog | stop, within a bound",
 			Long: "Runs in deterministic chunks and checks the condition between them; fails (script status 1) " +
 				"when the bound is reached or the guest stops first."},
-		{Name: "expect", Category: "Scripts", Args: "serial REGEX | reg NAME OP V | mem ADDR TYPE OP V | stop REASON | exit STATUS | bt FUNC...",
+		{Name: "expect", Category: "Scripts", Args: "serial REGEX | reg NAME OP V | mem ADDR TYPE OP V | stop REASON | exit STATUS | bt FUNC... | output REGEX",
 			MinArgs: 1, MaxArgs: -1, NeedsStopped: true, Run: cmdExpect,
 			Help: "check a condition; a failure prints expected and found and makes a script exit 1",
 			Long: "OP is == or !=; TYPE is u8, u16, u32 or u64; REASON is a stop reason (breakpoint, watchpoint, " +
 				"step, paused, exited, shutdown, halted, catchpoint, watchdog). `expect bt F1 F2 ...` checks that the " +
-				"selected vCPU's backtrace starts with frames in functions F1, F2, ... (innermost first)."},
+				"selected vCPU's backtrace starts with frames in functions F1, F2, ... (innermost first); " +
+				"`expect output REGEX` matches the output of the previous command (not run-until/continue, which stream)."},
 
 		{Name: "set", Category: "Scripts", Args: "[NAME = VALUE]", MinArgs: 0, MaxArgs: -1, Run: cmdSet,
 			Help: "define a script variable; later lines use it as ${NAME}",

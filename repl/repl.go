@@ -60,6 +60,9 @@ type REPL struct {
 
 	// vars are the ${NAME} values `set NAME = VALUE` defined (scripts).
 	vars map[string]string
+	// lastOut is the output of the last command other than expect
+	// (`expect output REGEX` checks it).
+	lastOut string
 }
 
 type xState struct {
@@ -223,6 +226,13 @@ func (r *REPL) Exec(line string) (err error) {
 	if !cmd.Streams {
 		if err == nil || err == ErrQuit {
 			r.out.Write(buf.Bytes())
+		}
+	}
+	if cmd.Name != "expect" {
+		if cmd.Streams {
+			r.lastOut = "" // not captured
+		} else {
+			r.lastOut = buf.String()
 		}
 	}
 	return err
@@ -562,6 +572,9 @@ func (r *REPL) printStop(w io.Writer, st *target.Stop) {
 		return
 	case "error":
 		fmt.Fprintf(w, "[emulator error: %v]\n", st.Err)
+		return
+	case "watchdog":
+		fmt.Fprintf(w, "[watchdog: %v; stopped with CPU %d at %s; `analyze hang` explains]\n", st.Err, st.CPU, hexAddr(st.PC))
 		return
 	case "breakpoint":
 		bps, _ := r.t.Breakpoints()

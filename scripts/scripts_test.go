@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 // need: the repository guests they run, built for this test.
 func scriptEnv(t *testing.T, name string) []string {
 	switch name {
-	case "seed-001-hang.gb":
+	case "seed-001-hang.gb", "deadlock-spinlocks.gb":
 		return []string{"SMP_ELF=" + guestbuild.Build(t, "smp")}
 	case "crash-pagefault.gb":
 		return []string{"CRASH_ELF=" + guestbuild.Build(t, "crash")}
@@ -269,5 +270,37 @@ func TestCrashCoreGDB(t *testing.T) {
 	}
 	if !strings.Contains(string(gout), "Program terminated with signal SIGSEGV") {
 		t.Errorf("gdb did not read the crashing vCPU's note:\n%s", gout)
+	}
+}
+
+// TestDeadlockDiagnosis: the spin-lock deadlock example is stopped by the
+// spin watchdog, and the analysis names the lock words each vCPU spins on
+// and their holders; the addresses are checked against the guest ELF's
+// symbol table (CPU 0 takes lock_a and waits for lock_b, CPU 1 the reverse).
+func TestDeadlockDiagnosis(t *testing.T) {
+	out := runScript(t, "deadlock-spinlocks.gb")
+	f, err := elf.Open(strings.TrimPrefix(scriptEnv(t, "deadlock-spinlocks.gb")[0], "SMP_ELF="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := map[string]uint64{}
+	for _, s := range syms {
+		addr[s.Name] = s.Value
+	}
+	if addr["lock_a"] == 0 || addr["lock_b"] == 0 {
+		t.Fatalf("smp.elf has no lock_a/lock_b symbols")
+	}
+	want := fmt.Sprintf("DEADLOCK (guest): CPU 0 spins on lock %#x held by CPU 1, CPU 1 spins on lock %#x held by CPU 0",
+		addr["lock_b"], addr["lock_a"])
+	if !strings.Contains(out, want) {
+		t.Errorf("analysis lacks %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, "[on crash: stopped: watchdog on CPU 0") {
+		t.Errorf("the on crash handler did not run for the watchdog stop:\n%s", out)
 	}
 }

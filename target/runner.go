@@ -90,8 +90,8 @@ func (t *Target) RunUntilExit(ctx context.Context) *Stop {
 		r.active = false
 		r.cond.Broadcast()
 		r.mu.Unlock()
-		if st.Terminal() {
-			return st
+		if st.Terminal() || st.Reason == "watchdog" {
+			return st // a watchdog stop ends an unattended run
 		}
 		if st.Reason != "paused" {
 			r.mu.Lock()

@@ -62,7 +62,7 @@ func (t *Target) Machine() *machine.Machine { return t.m }
 
 // Stop describes why the guest stopped.
 type Stop struct {
-	Reason string // "breakpoint", "watchpoint", "step", "paused", "exited", "shutdown", "halted", "error", "catchpoint"
+	Reason string // "breakpoint", "watchpoint", "step", "paused", "exited", "shutdown", "halted", "error", "catchpoint", "watchdog"
 	CPU    int
 	// ExitStatus is the process status for "exited"/"shutdown"/"halted".
 	ExitStatus int
@@ -107,6 +107,8 @@ func (s *Stop) String() string {
 		}
 	case "error":
 		return fmt.Sprintf("emulator error: %v", s.Err)
+	case "watchdog":
+		return fmt.Sprintf("watchdog on CPU %d at pc %#x: %v", s.CPU, s.PC, s.Err)
 	case "catchpoint":
 		if s.Catch != nil {
 			return fmt.Sprintf("catchpoint %d (%s) on CPU %d: %s", s.Catch.ID, s.Catch.Kind, s.CPU, s.Catch.Detail)
@@ -137,6 +139,8 @@ func (t *Target) convert(st *machine.Stop) *Stop {
 		}
 	case machine.StopStep:
 		s.Reason = "step"
+	case machine.StopWatchdog:
+		s.Reason = "watchdog"
 	case machine.StopCatch:
 		s.Reason = "catchpoint"
 		if st.Catch != nil {

@@ -36,7 +36,7 @@ func runREPL(t *target.Target, o *options, stdin io.Reader, stdout, stderr io.Wr
 	r := repl.New(t, stdout)
 	status := r.Run(repl.Config{Stdin: in, Stdout: stdout, Stderr: stderr, Serial: serial, Continue: !o.startPaused})
 	if st := t.LastStop(); st != nil && st.Terminal() {
-		return finish(m, o, st, stderr)
+		return finish(m, t, o, st, stderr)
 	}
 	return status
 }

@@ -34,6 +34,8 @@ type options struct {
 	demo                          bool
 	symbols                       []string
 	qemu                          qemuOpts // QEMU compatibility flags (qemuflags.go)
+	watchdog                      string
+	hangTimeout                   time.Duration
 }
 
 // Main runs the command with args and returns the process exit status.
@@ -97,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.debugItems, "d", "", "log `ITEMS` (comma separated)")
 	fs.StringVar(&o.debugFile, "D", "", "log to `FILE`")
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
+	fs.StringVar(&o.watchdog, "watchdog", "1G", "stop with the hang analysis when every running vCPU has spun in place for `N` instructions (K/M/G suffixes; 0: off)")
+	fs.DurationVar(&o.hangTimeout, "hang-timeout", 10*time.Second, "print the hang analysis when no vCPU finishes a turn for `DURATION` (the emulator is stuck; 0: off)")
 	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
 	fs.BoolVar(&o.noReboot, "no-reboot", false, "QEMU compatibility: a triple fault stops the run with status 0 (QEMU's -no-reboot exit) instead of 2")
 	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
@@ -204,7 +208,11 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 		defer closeD()
 		debugcon = w
 	}
-	m, err := machine.New(machine.Config{RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot,
+	spinWD, err := parseCountSuffix(o.watchdog)
+	if err != nil {
+		return 2, errorf("-watchdog %q: want an instruction count like 500M or 0", o.watchdog)
+	}
+	m, err := machine.New(machine.Config{SpinWatchdog: spinWD, RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot,
 		Platform: o.qemu.platform})
 	if err != nil {
 		return 2, err
@@ -266,6 +274,9 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if o.serial == "stdio" && !o.repl && stdin != nil {
 		go feedSerial(m, stdin)
 	}
+	if o.hangTimeout > 0 {
+		defer m.StartHostWatchdog(o.hangTimeout, stderr)()
+	}
 	start := time.Now()
 	if o.stats {
 		defer func() { writeStats(stderr, m, time.Since(start)) }()
@@ -284,11 +295,11 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stderr, "glassbox: %v\n", err)
 		}
 	}
-	return finish(m, o, st, stderr), nil
+	return finish(m, t, o, st, stderr), nil
 }
 
 // finish reports a final stop and returns the exit status.
-func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) int {
+func finish(m *machine.Machine, t *target.Target, o *options, st *target.Stop, stderr io.Writer) int {
 	switch st.Reason {
 	case "exited":
 		if o.demo && st.ExitStatus == 1 {
@@ -309,7 +320,12 @@ func finish(m *machine.Machine, o *options, st *target.Stop, stderr io.Writer) i
 		return 2
 	case "halted":
 		m.Report(stderr, &machine.Stop{Kind: machine.StopHaltedForever})
+		printAnalysis(t, stderr)
 		return 0
+	case "watchdog":
+		m.Report(stderr, &machine.Stop{Kind: machine.StopWatchdog, Err: st.Err, CPU: st.CPU})
+		printAnalysis(t, stderr)
+		return 2
 	case "error":
 		m.Report(stderr, &machine.Stop{Kind: machine.StopInternalError, Err: st.Err})
 		return 2
@@ -357,4 +373,37 @@ func readModules(spec string) ([]loader.Module, error) {
 		mods = append(mods, loader.Module{Name: name, Data: data, Cmdline: part})
 	}
 	return mods, nil
+}
+
+// printAnalysis prints `analyze hang` (when every vCPU halted for good or
+// the watchdog stopped the guest).
+func printAnalysis(t *target.Target, w io.Writer) {
+	rep, err := t.AnalyzeHang()
+	if err != nil {
+		fmt.Fprintf(w, "glassbox: hang analysis failed: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "hang analysis:\n%s", rep.String())
+}
+
+// parseCountSuffix parses a count with an optional K/M/G suffix (powers
+// of 1000).
+func parseCountSuffix(s string) (uint64, error) {
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
+		mult = 1e3
+	case strings.HasSuffix(s, "M"):
+		mult = 1e6
+	case strings.HasSuffix(s, "G"):
+		mult = 1e9
+	}
+	if mult != 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > ^uint64(0)/mult {
+		return 0, fmt.Errorf("bad count %q", s)
+	}
+	return n * mult, nil
 }

@@ -77,6 +77,8 @@ static volatile u32 xadd_counter;
 static volatile u32 locked_counter;
 static volatile u32 counter_lock;
 static volatile u32 go;
+/* -append deadlock: CPU 0 and CPU 1 take two locks in opposite orders. */
+static volatile u32 deadlock_mode, lock_a, lock_b, b_taken;
 static volatile u32 ap_arrived, ap_done;
 static volatile u64 xadd_sums[MAX_CPUS]; /* per CPU: sum of the old values XADD returned */
 static volatile u32 cpu_apic_id[MAX_CPUS];
@@ -321,10 +323,32 @@ void ap_main(u32 index)
 	atomic_xadd(&ap_arrived, 1);
 	while (!go)
 		cpu_pause();
+	if (deadlock_mode) {
+		if (index == 0) {
+			spin_lock(&lock_b);
+			b_taken = 1;
+			spin_lock(&lock_a); /* held by CPU 0, which waits for lock_b */
+		}
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	}
 	work(index + 1);
 	atomic_xadd(&ap_done, 1);
 	for (;;)
 		__asm__ volatile("cli; hlt");
+}
+
+/* has_word: the command line contains w as a blank-separated word. */
+static int has_word(const char *s, const char *w)
+{
+	size_t n = 0;
+	while (w[n])
+		n++;
+	for (const char *p = s; *p; p++) {
+		if ((p == s || p[-1] == ' ') && memcmp(p, w, n) == 0 && (p[n] == 0 || p[n] == ' '))
+			return 1;
+	}
+	return 0;
 }
 
 static const char *yn(int b) { return b ? "yes" : "no"; }
@@ -437,6 +461,17 @@ void kmain(u32 magic, struct mb_info *info)
 	printf("APs started: %u\n", arrived);
 
 	/* Everybody counts. */
+	if (info->flags & 4 && has_word((const char *)info->cmdline, "deadlock") && arrived > 0) {
+		printf("smp: deadlock demo: CPU 0 takes lock_a then lock_b, CPU 1 takes lock_b then lock_a\n");
+		deadlock_mode = 1;
+		spin_lock(&lock_a);
+		go = 1;
+		while (!b_taken)
+			cpu_pause();
+		spin_lock(&lock_b); /* held by CPU 1, which waits for lock_a */
+		printf("smp: not reached\n");
+		exit_qemu(1);
+	}
 	go = 1;
 	work(0);
 	for (u32 t = 0; t < TIMEOUT_DONE && ap_done < arrived; t++)
