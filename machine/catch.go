@@ -31,6 +31,7 @@ var CatchKinds = map[string]string{
 	"io":           "port",
 	"hlt":          "",
 	"mode-switch":  "",
+	"sipi":         "target vCPU",
 }
 
 // Catchpoint is one armed catchpoint.
@@ -229,4 +230,20 @@ func (m *Machine) TakePendingCatch() *CatchEvent {
 	ev := m.catch.pending
 	m.catch.pending = nil
 	return ev
+}
+
+// sipi is the LAPIC's startup-IPI delivery to vCPU c: it starts c, then
+// fires `catch sipi` on the sending vCPU's goroutine (the baton holder),
+// parked inside the ICR write that sent it.
+func (m *Machine) sipi(c *cpu.CPU, vector uint8) {
+	waiting := c.WaitingForSIPI()
+	c.StartupIPI(vector)
+	if len(m.catch.list) == 0 || m.current < 0 || m.current >= len(m.CPUs) {
+		return
+	}
+	detail := fmt.Sprintf("SIPI vector %#02x from CPU %d to CPU %d: starts it at %#x", vector, m.current, c.ID, uint32(vector)<<12)
+	if !waiting {
+		detail = fmt.Sprintf("SIPI vector %#02x from CPU %d to CPU %d: ignored (not waiting for SIPI)", vector, m.current, c.ID)
+	}
+	m.fire(m.CPUs[m.current], "sipi", uint64(c.ID), detail)
 }

@@ -2,11 +2,14 @@ package machine
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"glassbox/guests"
+	"glassbox/internal/guestbuild"
+	"glassbox/loader"
 )
 
 // vcpuStack returns the host stack of the goroutine parked in a catchpoint.
@@ -110,5 +113,51 @@ func TestCatchKindsAndErrors(t *testing.T) {
 	st = m.Run(context.Background())
 	if st.Kind != StopCatch || !strings.Contains(st.Catch.Detail, "out port 0xf4") {
 		t.Fatalf("stop %+v %+v", st, st.Catch)
+	}
+}
+
+// TestCatchSIPI: `catch sipi 2` stops when the BSP's ICR write sends the
+// startup IPI to vCPU 2; the BSP's goroutine is parked inside the LAPIC
+// write, and vCPU 2 has left wait-for-SIPI at the vector's address.
+func TestCatchSIPI(t *testing.T) {
+	img, err := os.ReadFile(guestbuild.Build(t, "smp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{RAM: 128 << 20, CPUs: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadKernel(img, "smp.elf", loader.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cp, err := m.AddCatch("sipi", 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := m.Run(context.Background())
+	if st.Kind != StopCatch || st.Catch == nil || st.CPU != 0 ||
+		!strings.Contains(st.Catch.Detail, "from CPU 0 to CPU 2: starts it at 0x") {
+		t.Fatalf("stop %+v %+v", st, st.Catch)
+	}
+	if m.CPUs[2].WaitingForSIPI() || !m.CPUs[3].WaitingForSIPI() {
+		t.Errorf("after the SIPI to CPU 2: cpu2 waiting %v, cpu3 waiting %v", m.CPUs[2].WaitingForSIPI(), m.CPUs[3].WaitingForSIPI())
+	}
+	// outermost first: the vCPU loop, the guest's MMIO store to the ICR,
+	// the LAPIC delivering the IPI, the catchpoint
+	funcsInOrder(t, vcpuStack(t), []string{"glassbox/cpu.(*CPU).Exec", "glassbox/devices.(*LAPIC).WriteMMIO",
+		"glassbox/machine.(*Machine).sipi", "glassbox/machine.(*Machine).fire"})
+	// The second SIPI of INIT-SIPI-SIPI finds CPU 2 running: ignored.
+	st = m.Run(context.Background())
+	if st.Kind != StopCatch || !strings.Contains(st.Catch.Detail, "to CPU 2: ignored (not waiting for SIPI)") {
+		t.Fatalf("second SIPI: stop %+v %+v", st, st.Catch)
+	}
+	m.DeleteCatch(cp.ID)
+	if st := m.Run(context.Background()); st.Kind != StopDebugExit {
+		t.Fatalf("final stop %v", st.Kind)
 	}
 }

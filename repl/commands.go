@@ -200,11 +200,11 @@ func commandTable() []*Command {
 			Help: "delete breakpoints/watchpoints (all without ID)"},
 		{Name: "catch", Category: "Breakpoints", Args: "KIND [ARG]", MinArgs: 1, MaxArgs: 2,
 			NeedsStopped: true, Run: cmdCatch,
-			Help: "stop inside the emulator at an event (tlb-fill, tb-gen, code-protect, smc, exception, triple-fault, io, hlt, mode-switch)",
+			Help: "stop inside the emulator at an event (tlb-fill, tb-gen, code-protect, smc, exception, triple-fault, io, hlt, mode-switch, sipi)",
 			Long: "The vCPU goroutine stays parked inside the emulator code path that produced the event " +
 				"(e.g. inside the TLB fill), so the host stacks show the real call chain. ARG filters: " +
 				"tlb-fill linear page, tb-gen linear PC, code-protect physical page, smc physical address, " +
-				"exception vector, io port. `delete ID` removes it."},
+				"exception vector, io port, sipi target vCPU (the sender is parked inside its ICR write). `delete ID` removes it."},
 		{Name: "info catchpoints", Category: "Breakpoints", MaxArgs: 0,
 			Flags: []Flag{flagJSON}, Run: cmdInfoCatchpoints,
 			Help: "list catchpoints"},
