@@ -263,6 +263,10 @@ type Hooks struct {
 	Shutdown   func(c *CPU)
 }
 
+// excLoopGap is the most instructions between two identical faults that
+// still count as a loop (a handler that returns at once).
+const excLoopGap = 1000
+
 // CPU is one virtual processor.
 type CPU struct {
 	// Hot state first.
@@ -316,6 +320,11 @@ type CPU struct {
 	excDepth  int
 	shutdown  bool
 	LastExc   Exception
+	// ExcRepeat counts consecutive deliveries of the same fault (vector,
+	// EIP, error code) less than excLoopGap instructions apart: an
+	// exception loop when it grows large (the spin watchdog reports it).
+	ExcRepeat uint64
+	excAt     uint64
 	firstExc  int
 	ExcChain  []Exception // exceptions of the current delivery (for #DF/triple fault reports)
 	exitReq   bool

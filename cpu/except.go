@@ -39,6 +39,14 @@ func (c *CPU) deliverFrom(e Exception, external bool) {
 		}
 		c.ExcChain = append(c.ExcChain, e)
 		if e.Vector < 32 && !e.Soft && !external {
+			// Count identical faults in quick succession (an exception
+			// loop: the handler returns to the faulting instruction).
+			if l := c.LastExc; l.Vector == e.Vector && l.EIP == e.EIP && l.Code == e.Code && c.ICount-c.excAt < excLoopGap {
+				c.ExcRepeat++
+			} else {
+				c.ExcRepeat = 1
+			}
+			c.excAt = c.ICount
 			c.LastExc = e
 			if c.firstExc < 0 {
 				c.firstExc = e.Vector

@@ -23,6 +23,7 @@ package machine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -552,8 +553,11 @@ func (m *Machine) Run(ctx context.Context) *Stop {
 		m.UART.Poll()
 		if m.cfg.SpinWatchdog > 0 && m.exit == nil {
 			if i, fire := m.spinCheck(ran); fire {
-				return &Stop{Kind: StopWatchdog, Status: 2, CPU: i,
-					Err: fmt.Errorf("every running vCPU has spun in place for %d instructions", m.cfg.SpinWatchdog)}
+				err := fmt.Errorf("every running vCPU has spun in place for %d instructions", m.cfg.SpinWatchdog)
+				if m.spin.loop != "" {
+					err, m.spin.loop = errors.New(m.spin.loop), ""
+				}
+				return &Stop{Kind: StopWatchdog, Status: 2, CPU: i, Err: err}
 			}
 		}
 		if m.runLimit > 0 {

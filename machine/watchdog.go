@@ -28,7 +28,12 @@ import (
 // spinSample is how many instructions apart the spin watchdog samples.
 const spinSample = 1_000_000
 
+// excLoopLimit is how many identical faults in a row the spin watchdog
+// calls an exception loop.
+const excLoopLimit = 100_000
+
 type spinState struct {
+	loop    string // set when the watchdog fired for an exception loop
 	since   uint64 // instructions since the last sample
 	stuck   uint64 // instructions every vCPU has been stuck for
 	last    [][16]uint64
@@ -48,6 +53,14 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 	if len(s.last) != len(m.CPUs) {
 		s.last = make([][16]uint64, len(m.CPUs))
 		s.lastPCs = make([]uint64, len(m.CPUs))
+	}
+	for i, c := range m.CPUs {
+		if c.ExcRepeat >= excLoopLimit {
+			s.loop = fmt.Sprintf("exception loop on CPU %d: %s at %#x delivered %d times in a row", c.ID,
+				cpu.VectorNames[c.LastExc.Vector], c.LastExc.EIP, c.ExcRepeat)
+			c.ExcRepeat = 0
+			return i, true
+		}
 	}
 	_, timer := m.Clock.NextDeadline()
 	first, stuck, any := -1, true, false

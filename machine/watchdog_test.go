@@ -157,3 +157,28 @@ func TestHostWatchdog(t *testing.T) {
 		t.Errorf("watchdog reported %d times for one stall", n)
 	}
 }
+
+// TestExceptionLoopWatchdog: a #DE handler that returns to the faulting
+// DIV makes an exception loop; the watchdog reports it as such.
+func TestExceptionLoopWatchdog(t *testing.T) {
+	rom := make([]byte, 64<<10)
+	copy(rom[0xFF00:], []byte{
+		0x31, 0xC0, // xor ax, ax
+		0x8E, 0xD8, // mov ds, ax
+		0xC7, 0x06, 0x00, 0x00, 0x20, 0xFF, // mov word [0], 0xff20 (IVT vector 0: offset)
+		0xC7, 0x06, 0x02, 0x00, 0x00, 0xF0, // mov word [2], 0xf000 (segment)
+		0x31, 0xDB, // xor bx, bx
+		0xF6, 0xF3, // div bl -> #DE, the handler IRETs back here
+	})
+	rom[0xFF20] = 0xCF                                       // iret
+	copy(rom[0xFFF0:], []byte{0xEA, 0x00, 0xFF, 0x00, 0xF0}) // jmp f000:ff00
+	m := startROM(t, Config{SpinWatchdog: 1 << 40}, rom)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	st := m.RunFor(context.Background(), 50_000_000)
+	if st.Kind != StopWatchdog || st.Err == nil || !strings.Contains(st.Err.Error(), "exception loop on CPU 0: #DE at 0xff12 delivered") {
+		t.Fatalf("stop %v (%v), want an exception-loop watchdog stop", st.Kind, st.Err)
+	}
+}
