@@ -9,7 +9,8 @@ import (
 // cmdReportCrash assembles the crash report from the other commands, so
 // it shows exactly what they show: per vCPU the exception chain, the
 // registers, the faulting instruction, the guest backtrace, the page walk
-// of CR2 and the last TBs executed; then the last serial lines.
+// of CR2 and its software-TLB entries, and the last TBs executed; then the
+// last serial lines.
 func cmdReportCrash(ctx *Context, _ []string) error {
 	st := ctx.T.LastStop()
 	stop := "the guest has not run yet"
@@ -27,6 +28,7 @@ func cmdReportCrash(ctx *Context, _ []string) error {
 		Insn      string   `json:"instruction"`
 		Backtrace []string `json:"backtrace"`
 		Walk      []string `json:"cr2_page_walk"`
+		TLB       []string `json:"cr2_tlb_entries"`
 		History   []string `json:"exec_history"`
 		Registers string   `json:"registers"`
 	}
@@ -52,6 +54,7 @@ func cmdReportCrash(ctx *Context, _ []string) error {
 			Insn:      strings.TrimSpace(ctx.R.insnLine(i, r.PC, true)),
 			Backtrace: splitLines(run("bt -cpu " + c)),
 			Walk:      splitLines(run(fmt.Sprintf("gva2gpa -cpu %s %#x", c, r.CR2))),
+			TLB:       splitLines(run(fmt.Sprintf("tlb dump -cpu %s -all -page %#x", c, r.CR2))),
 			History:   splitLines(run("info exec-history -cpu " + c + " -n 8")),
 			Registers: run("info registers -cpu " + c)}
 		cpus = append(cpus, rep)
@@ -68,6 +71,7 @@ func cmdReportCrash(ctx *Context, _ []string) error {
 		ctx.Printf("faulting/next instruction: %s\n", c.Insn)
 		ctx.Printf("backtrace:\n%s", indent(c.Backtrace))
 		ctx.Printf("page walk of CR2 (%#x):\n%s", c.CR2, indent(c.Walk))
+		ctx.Printf("software TLB entries for CR2's page:\n%s", indent(c.TLB))
 		ctx.Printf("last TBs executed:\n%s", indent(c.History))
 		ctx.Printf("registers:\n%s", c.Registers)
 	}

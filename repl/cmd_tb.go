@@ -373,9 +373,19 @@ func cmdTLBDump(ctx *Context, _ []string) error {
 		return err
 	}
 	idx := pick(regs.CPL == 3, 1, 0)
+	page, filter := uint64(0), false
+	if _, ok := ctx.Value("page"); ok {
+		if page, err = ctx.IntFlag("page", 0); err != nil {
+			return err
+		}
+		filter = true
+	}
 	list := []tlbEntryJSON{}
 	for _, e := range entries {
 		if !ctx.Has("all") && e.MMUIdx != idx {
+			continue
+		}
+		if filter && (page < e.VPage || page-e.VPage >= max(e.PageSize, 4096)) {
 			continue
 		}
 		list = append(list, tlbEntryJSON{e.MMUIdx, e.Slot, e.VPage, e.PPage, e.Host, e.Read, e.Write, e.Exec, e.Flags,

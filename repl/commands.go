@@ -331,7 +331,8 @@ func commandTable() []*Command {
 
 		// ---- Software TLB
 		{Name: "tlb dump", Category: "Software TLB", MaxArgs: 0,
-			Flags:        []Flag{flagCPU, {Name: "all", Help: "both MMU indexes (default: the one for the current CPL)"}, flagJSON},
+			Flags: []Flag{flagCPU, {Name: "all", Help: "both MMU indexes (default: the one for the current CPL)"},
+				{Name: "page", Arg: "ADDR", Help: "only entries for the page holding linear ADDR"}, flagJSON},
 			NeedsStopped: true, Run: cmdTLBDump,
 			Help: "valid software-TLB entries of a vCPU",
 			Long: "Columns: slot, virtual page, physical page, host backing (ram, rom, mmio), " +

@@ -64,7 +64,7 @@ var goldenCases = []struct {
 	{"tb_stats", with(atBreak, "tb stats", "info jit")},
 	{"tb_flush", with(atBreak, "tb flush", "tb list", "tb list -all", "si", "tb list", "tb stats")},
 	{"exec_history", with(atBreak, "info exec-history -n 8", "info exec-history", "tb flush", "info exec-history -n 2")},
-	{"tlb", with(atBreak, "tlb dump", "tlb dump -all", "tlb stats", "tlb flush 0x201000", "tlb dump", "tlb flush",
+	{"tlb", with(atBreak, "tlb dump -all -page $pc", "tlb dump -page zz", "tlb dump", "tlb dump -all", "tlb stats", "tlb flush 0x201000", "tlb dump", "tlb flush",
 		"tlb dump", "si", "tlb dump", "tlb stats")},
 	{"dirty", with(atBreak, "dirty", "dirty 0x200000 0x5000", "dirty -client code", "dirty -client display 0x0 0x3000",
 		"dirty clear -client migration", "dirty", "continue", "dirty -client migration", "dirty stats",
