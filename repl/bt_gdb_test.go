@@ -78,10 +78,12 @@ func TestBTMatchesGDB(t *testing.T) {
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			core := filepath.Join(t.TempDir(), "k.core")
 			g := exec.CommandContext(ctx, gdb, "-batch", "-nx", "-ex", "set pagination off", "-ex", "set width 0",
 				"-ex", "file "+k, "-ex", "target remote "+ln.Addr().String(),
 				"-ex", "break deep_function", "-ex", "continue",
 				"-ex", "echo ==gdb==\\n", "-ex", "bt", "-ex", "echo ==repl==\\n", "-ex", "monitor bt", "-ex", "echo ==end==\\n",
+				"-ex", "monitor dump-guest-memory "+core,
 				"-ex", "info registers pc", "-ex", "x/2i $pc", "-ex", "stepi", "-ex", "p sink", "-ex", "finish",
 				"-ex", "detach")
 			outb, _ := g.CombinedOutput()
@@ -106,7 +108,17 @@ func TestBTMatchesGDB(t *testing.T) {
 					t.Errorf("gdb session shows %q:\n%s", bad, out)
 				}
 			}
-			t.Logf("%s: %d frames identical, e.g. %s", opt, len(gdbBT), gdbBT[0])
+			// The core file written at the same stop gives gdb the same bt.
+			cout, err := exec.CommandContext(ctx, gdb, "-batch", "-nx", "-ex", "set width 0", k, core,
+				"-ex", "echo ==core==\\n", "-ex", "bt", "-ex", "echo ==end==\\n").CombinedOutput()
+			if err != nil {
+				t.Fatalf("gdb on the core: %v\n%s", err, cout)
+			}
+			if coreBT := section(string(cout), "==core==", "==end=="); strings.Join(coreBT, "\n") != strings.Join(gdbBT, "\n") {
+				t.Errorf("gdb on the dump-guest-memory core differs from gdb on the live stub:\ncore:\n%s\nlive:\n%s",
+					strings.Join(coreBT, "\n"), strings.Join(gdbBT, "\n"))
+			}
+			t.Logf("%s: %d frames identical (live gdb, REPL, gdb on the core), e.g. %s", opt, len(gdbBT), gdbBT[0])
 		})
 	}
 }
