@@ -19,6 +19,13 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 	}
 	for i, c := range m.CPUs {
 		v := hoststack.VCPU{ID: c.ID, IF: c.Flags()&cpu.FLAG_IF != 0, PC: c.PC(), IRQPending: c.IntController().Pending()}
+		for _, id := range c.History() {
+			if t := m.TBs.ByID(id); t != nil {
+				v.RecentPCs = append(v.RecentPCs, t.Key.PC)
+			}
+		}
+		lo, hi, spinning := hoststack.SpinRange(v.RecentPCs)
+		v.Spinning = spinning
 		switch {
 		case i < len(m.workers) && m.workers[i].parked:
 			v.State = hoststack.VCPUCatchpoint
@@ -26,21 +33,15 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 			v.State = hoststack.VCPUWaitSIPI
 		case c.Halted:
 			v.State = hoststack.VCPUHalted
-		case runState == "running" || strings.Contains(runState, "watchdog"):
-			// After a watchdog stop the vCPUs were executing (spinning)
-			// when the machine stopped them.
+		case runState == "running" || strings.Contains(runState, "watchdog") || spinning:
+			// Running, or stopped (watchdog, pause, breakpoint) while
+			// spinning in place: analyse what it was doing, which is
+			// what a user pausing a hung guest asks about.
 			v.State = hoststack.VCPURunning
 		default:
 			v.State = hoststack.VCPUPaused
 		}
-		for _, id := range c.History() {
-			if t := m.TBs.ByID(id); t != nil {
-				v.RecentPCs = append(v.RecentPCs, t.Key.PC)
-			}
-		}
-		var lo, hi uint64
-		lo, hi, v.Spinning = hoststack.SpinRange(v.RecentPCs)
-		if v.Spinning && v.State != hoststack.VCPUHalted {
+		if spinning && v.State == hoststack.VCPURunning {
 			v.SpinOn = m.spinWord(i, lo, hi)
 		}
 		f.VCPUs = append(f.VCPUs, v)

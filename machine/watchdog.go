@@ -114,7 +114,13 @@ func (m *Machine) Running() bool { return m.inRun.Load() }
 func (m *Machine) StartHostWatchdog(timeout time.Duration, w io.Writer) func() {
 	done := make(chan struct{})
 	var stopped atomic.Bool
-	m.Threads.Go("watchdog", func() {
+	ready := make(chan struct{})
+	go func() {
+		// Registered before StartHostWatchdog returns, so thread numbers
+		// are the same in every run.
+		th := m.Threads.Register("watchdog")
+		defer th.Done()
+		close(ready)
 		tick := timeout / 4
 		if tick < 10*time.Millisecond {
 			tick = 10 * time.Millisecond
@@ -156,7 +162,8 @@ func (m *Machine) StartHostWatchdog(timeout time.Duration, w io.Writer) func() {
 			fmt.Fprintf(w, "glassbox: watchdog: no vCPU finished a turn for %v (the emulator is stuck, not the guest)\n%s",
 				timeout, hoststack.Analyze(snap, f).String())
 		}
-	})
+	}()
+	<-ready
 	return func() {
 		if stopped.CompareAndSwap(false, true) {
 			close(done)

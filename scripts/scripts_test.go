@@ -10,12 +10,16 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"glassbox/internal/guestbuild"
 )
 
-var glassbox string
+var (
+	glassbox  string
+	trackOnce sync.Once
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "glassbox-scripts")
@@ -50,6 +54,10 @@ func scriptEnv(t *testing.T, name string) []string {
 // and the directory.
 func runScriptIn(t *testing.T, name string) (string, string) {
 	t.Helper()
+	// The binary is built from the whole module by a subprocess (TestMain):
+	// read the module's Go files and the script here, while go test logs
+	// the files a test opens, so that its cache sees changes to them.
+	trackOnce.Do(func() { guestbuild.TrackSources("..", ".go", "go.mod", "go.sum", ".gb") })
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		t.Fatal(err)

@@ -144,6 +144,10 @@ func Build(t testing.TB, name string) string {
 	base := cacheDir
 	cacheMu.Unlock()
 
+	// The build reads the guest's sources in a subprocess, which go test's
+	// cache cannot see: read them here so that a changed source re-runs
+	// the test instead of reporting a cached result.
+	TrackSources(filepath.Join(src, ".."), ".c", ".h", ".S", ".ld", ".sh", ".txt")
 	r.once.Do(func() { r.path, r.err = build(src, filepath.Join(base, name), name) })
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -165,6 +169,31 @@ func BuildInto(t testing.TB, name, outDir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TrackSources reads every file under dir whose name ends in one of exts
+// (errors ignored). go test caches a test's result keyed on the files the
+// test process opened; tests that hand sources to a subprocess (gcc, go
+// build) call this so that editing those sources invalidates the cache.
+func TrackSources(dir string, exts ...string) {
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if n := d.Name(); n != "." && n != ".." && strings.HasPrefix(n, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		for _, e := range exts {
+			if strings.HasSuffix(path, e) {
+				os.ReadFile(path)
+				break
+			}
+		}
+		return nil
+	})
 }
 
 func build(src, out, name string) (string, error) {
