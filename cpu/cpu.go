@@ -312,14 +312,14 @@ type CPU struct {
 	cpuid CPUIDModel
 
 	// run state
-	curTB     *tb.TB
-	curOp     int
-	stopTB    bool // leave the TB after the current op
-	inhibit   bool // interrupt shadow (STI, MOV SS) for one instruction
-	exc       Exception
-	excDepth  int
-	shutdown  bool
-	LastExc   Exception
+	curTB    *tb.TB
+	curOp    int
+	stopTB   bool // leave the TB after the current op
+	inhibit  bool // interrupt shadow (STI, MOV SS) for one instruction
+	exc      Exception
+	excDepth int
+	shutdown bool
+	LastExc  Exception
 	// ExcRepeat counts consecutive deliveries of the same fault (vector,
 	// EIP, error code) less than excLoopGap instructions apart: an
 	// exception loop when it grows large (the spin watchdog reports it).
