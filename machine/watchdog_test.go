@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"glassbox/hoststack"
 	"glassbox/internal/guestbuild"
 	"glassbox/loader"
 )
@@ -180,5 +181,33 @@ func TestExceptionLoopWatchdog(t *testing.T) {
 	st := m.RunFor(context.Background(), 50_000_000)
 	if st.Kind != StopWatchdog || st.Err == nil || !strings.Contains(st.Err.Error(), "exception loop on CPU 0: #DE at 0xff12 delivered") {
 		t.Fatalf("stop %v (%v), want an exception-loop watchdog stop", st.Kind, st.Err)
+	}
+}
+
+// TestPausedDeadlockAnalysis: without the watchdog, a user who pauses the
+// deadlocked guest (here: a bounded run) gets the same diagnosis — vCPUs
+// spinning in place when paused are analysed as running.
+func TestPausedDeadlockAnalysis(t *testing.T) {
+	img, err := os.ReadFile(guestbuild.Build(t, "smp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{RAM: 128 << 20, CPUs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadKernel(img, "smp.elf", loader.Options{Cmdline: "deadlock"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if st := m.RunFor(context.Background(), 30_000_000); st.Kind != StopPaused {
+		t.Fatalf("stop %v (%v)", st.Kind, st.Err)
+	}
+	rep := hoststack.Analyze(hoststack.Snapshot{}, m.HangFacts("stopped (paused)"))
+	if rep.Kind != hoststack.KindDeadlock || !strings.Contains(rep.Verdict, "CPU 0 spins on lock") {
+		t.Errorf("verdict %q (%v)", rep.Verdict, rep.Kind)
 	}
 }
