@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type options struct {
 	script                        string
 	debugItems, debugFile         string
 	stats                         bool
+	cpuProfile                    string
 	reboot, noReboot              bool
 	demo                          bool
 	symbols                       []string
@@ -89,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.debugItems, "d", "", "log `ITEMS` (comma separated)")
 	fs.StringVar(&o.debugFile, "D", "", "log to `FILE`")
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the emulator to `FILE` (go tool pprof)")
 	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
 	fs.BoolVar(&o.noReboot, "no-reboot", false, "QEMU compatibility: a triple fault stops the run with status 0 (QEMU's -no-reboot exit) instead of 2")
 	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
@@ -252,6 +255,20 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	}
 	if o.serial == "stdio" && !o.repl && stdin != nil {
 		go feedSerial(m, stdin)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return 2, errorf("-cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return 2, errorf("-cpuprofile: %v", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	start := time.Now()
 	if o.stats {
