@@ -253,7 +253,7 @@ func (c *CPU) runTB(t *tb.TB, limit int) {
 	for i := range ops {
 		c.curOp = i
 		op := &ops[i]
-		c.exec(op)
+		c.execFast(op)
 		if c.stopTB {
 			c.stopTB = false
 			if c.repYield {

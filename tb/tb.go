@@ -50,6 +50,7 @@ type Op struct {
 	Base   uint8  // memory operand base register, 0xFF if none
 	Index  uint8  // memory operand index register, 0xFF if none
 	Scale  uint8
+	Fn     uint8 // cpu-defined specialised handler chosen at translation (0: generic)
 	Args   [3]Operand
 	Disp   int64
 	Imm    uint64

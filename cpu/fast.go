@@ -1,0 +1,311 @@
+package cpu
+
+import (
+	"glassbox/tb"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Specialised handlers for the hottest instruction forms. At translation
+// time selectFast gives such an op a handler number (tb.Op.Fn); the
+// executor then runs it through the dense switch in execFast, with the
+// operand kinds and sizes already known, instead of the generic dispatch
+// (a sparse switch over every x86asm.Op, then generic operand access).
+// Every handler computes exactly what the generic one does, faults
+// included: only the form's checks that translation already settled are
+// left out. Ops without a handler (Fn 0) take the generic path.
+//
+// The forms were chosen from the dynamic instruction mix of guests/bench
+// (Jcc, MOV/ALU/INC/DEC/shifts on 32-bit registers, MOV/MOVZX/CMP with
+// simple memory operands).
+
+const (
+	fnGeneric uint8 = iota
+	fnJcc
+	fnMovRR32 // mov r32, r32
+	fnMovRI32 // mov r32, imm32
+	fnMovRM32 // mov r32, m32
+	fnMovMR32 // mov m32, r32
+	fnMovMI32 // mov m32, imm32
+	fnMovMR8  // mov m8, r8 (low byte register)
+	fnMovMI8  // mov m8, imm8
+	fnMovRM8  // mov r8, m8 (low byte register)
+	fnMovzxRM8
+	fnMovzxRM16
+	fnMovzxRR8 // movzx r32, r8 (low byte register)
+	fnLea32
+	fnAddRR32
+	fnAddRI32
+	fnSubRR32
+	fnSubRI32
+	fnCmpRR32
+	fnCmpRI32
+	fnCmpRM32
+	fnCmpMI8
+	fnAndRR32
+	fnAndRI32
+	fnOrRR32
+	fnOrRI32
+	fnXorRR32
+	fnXorRI32
+	fnTestRR32
+	fnTestRI32
+	fnIncR32
+	fnDecR32
+	fnShlRI32
+	fnShrRI32
+	fnSarRI32
+	fnImul
+	fnMul
+)
+
+// selectFast assigns handlers to the ops of a freshly translated TB.
+func selectFast(t *tb.TB) {
+	for i := range t.Ops {
+		t.Ops[i].Fn = fastFn(&t.Ops[i])
+	}
+}
+
+func isReg(a *tb.Operand, size uint8) bool { return a.Kind == okReg && a.Size == size }
+
+// simpleMem reports a memory operand of the given size with a 32-bit
+// address.
+func simpleMem(op *tb.Op, a *tb.Operand, size uint8) bool {
+	return a.Kind == okMem && a.Size == size && op.ASize == 4
+}
+
+func fastFn(op *tb.Op) uint8 {
+	if op.Prefix&pfxLock != 0 {
+		return fnGeneric
+	}
+	a0, a1, a2 := &op.Args[0], &op.Args[1], &op.Args[2]
+	if a2.Kind != okNone && op.Kind != uint16(x86asm.IMUL) {
+		return fnGeneric
+	}
+	r0, r1 := isReg(a0, 4), isReg(a1, 4)
+	imm1 := a1.Kind == okImm && a1.Size == 4
+	switch k := op.Kind; {
+	case k == kJcc:
+		return fnJcc
+	case k == uint16(x86asm.IMUL) && op.Args[1].Kind != okNone:
+		return fnImul
+	case k == uint16(x86asm.MUL):
+		return fnMul
+	case op.Size == 1 && k == uint16(x86asm.MOV):
+		switch {
+		case simpleMem(op, a0, 1) && isReg(a1, 1):
+			return fnMovMR8
+		case simpleMem(op, a0, 1) && a1.Kind == okImm:
+			return fnMovMI8
+		case isReg(a0, 1) && simpleMem(op, a1, 1):
+			return fnMovRM8
+		}
+	case op.Size == 1 && k == uint16(x86asm.CMP) && simpleMem(op, a0, 1) && a1.Kind == okImm:
+		return fnCmpMI8
+	case op.Size != 4:
+	case k == uint16(x86asm.MOV):
+		switch {
+		case r0 && r1:
+			return fnMovRR32
+		case r0 && imm1:
+			return fnMovRI32
+		case r0 && simpleMem(op, a1, 4):
+			return fnMovRM32
+		case simpleMem(op, a0, 4) && r1:
+			return fnMovMR32
+		case simpleMem(op, a0, 4) && imm1:
+			return fnMovMI32
+		}
+	case k == uint16(x86asm.MOVZX) && r0:
+		switch {
+		case simpleMem(op, a1, 1):
+			return fnMovzxRM8
+		case simpleMem(op, a1, 2):
+			return fnMovzxRM16
+		case isReg(a1, 1):
+			return fnMovzxRR8
+		}
+	case k == uint16(x86asm.LEA) && r0 && op.ASize == 4:
+		return fnLea32
+	case k == uint16(x86asm.INC) && r0:
+		return fnIncR32
+	case k == uint16(x86asm.DEC) && r0:
+		return fnDecR32
+	case k == uint16(x86asm.CMP) && r0 && simpleMem(op, a1, 4):
+		return fnCmpRM32
+	case r0 && (a1.Kind == okImm || a1.Kind == okNone) && (k == uint16(x86asm.SHL) || k == uint16(x86asm.SHR) || k == uint16(x86asm.SAR)):
+		// Shifts by an immediate count or by 1 (D1 /n has no count operand).
+		switch x86asm.Op(k) {
+		case x86asm.SHL:
+			return fnShlRI32
+		case x86asm.SHR:
+			return fnShrRI32
+		default:
+			return fnSarRI32
+		}
+	case r0 && (r1 || imm1):
+		i := uint8(0)
+		if imm1 {
+			i = 1
+		}
+		switch x86asm.Op(k) {
+		case x86asm.ADD:
+			return fnAddRR32 + i
+		case x86asm.SUB:
+			return fnSubRR32 + i
+		case x86asm.CMP:
+			return fnCmpRR32 + i
+		case x86asm.AND:
+			return fnAndRR32 + i
+		case x86asm.OR:
+			return fnOrRR32 + i
+		case x86asm.XOR:
+			return fnXorRR32 + i
+		case x86asm.TEST:
+			return fnTestRR32 + i
+		}
+	}
+	return fnGeneric
+}
+
+// shiftImm is the masked count of a shift by an immediate (or by 1).
+func shiftImm(op *tb.Op) uint {
+	if op.Args[1].Kind == okNone {
+		return 1
+	}
+	return uint(op.Imm & 0x1F)
+}
+
+// execFast runs op through its specialised handler, or the generic one.
+func (c *CPU) execFast(op *tb.Op) {
+	a0, a1 := op.Args[0].Reg, op.Args[1].Reg
+	switch op.Fn {
+	case fnGeneric:
+		c.exec(op)
+	case fnJcc:
+		if c.cond(a1) {
+			c.jumpNear(op.Imm)
+		} else {
+			c.EIP = op.Next
+		}
+	case fnMovRR32:
+		c.R[a0] = c.R[a1] & 0xFFFFFFFF
+	case fnMovRI32:
+		c.R[a0] = op.Imm & 0xFFFFFFFF
+	case fnMovRM32:
+		c.R[a0] = uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+	case fnMovMR32:
+		c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(c.R[a1]))
+	case fnMovMI32:
+		c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(op.Imm))
+	case fnMovMR8:
+		c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(c.R[a1]))
+	case fnMovMI8:
+		c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(op.Imm))
+	case fnMovRM8:
+		v := c.rd8(c.linR(int(op.Seg), c.ea(op), 1))
+		c.R[a0] = c.R[a0]&^0xFF | uint64(v)
+	case fnMovzxRM8:
+		c.R[a0] = uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+	case fnMovzxRM16:
+		c.R[a0] = uint64(c.rd16(c.linR(int(op.Seg), c.ea(op), 2)))
+	case fnMovzxRR8:
+		c.R[a0] = c.R[a1] & 0xFF
+	case fnLea32:
+		c.R[a0] = c.ea(op) & 0xFFFFFFFF
+	case fnAddRR32, fnAddRI32:
+		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+		if op.Fn == fnAddRI32 {
+			b = op.Imm & 0xFFFFFFFF
+		}
+		r := a + b
+		c.R[a0] = r & 0xFFFFFFFF
+		c.cc = lazyFlags{op: ccAdd, size: 4, a: a, b: b, res: r}
+	case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
+		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+		if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
+			b = op.Imm & 0xFFFFFFFF
+		}
+		r := a - b
+		if op.Fn <= fnSubRI32 {
+			c.R[a0] = r & 0xFFFFFFFF
+		}
+		c.cc = lazyFlags{op: ccSub, size: 4, a: a, b: b, res: r}
+	case fnCmpRM32:
+		a := c.R[a0] & 0xFFFFFFFF
+		b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+		c.cc = lazyFlags{op: ccSub, size: 4, a: a, b: b, res: a - b}
+	case fnCmpMI8:
+		a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+		b := op.Imm & 0xFF
+		c.cc = lazyFlags{op: ccSub, size: 1, a: a, b: b, res: a - b}
+	case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
+		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+		switch op.Fn {
+		case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
+			b = op.Imm & 0xFFFFFFFF
+		}
+		var r uint64
+		switch op.Fn {
+		case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
+			r = a & b
+		case fnOrRR32, fnOrRI32:
+			r = a | b
+		default:
+			r = a ^ b
+		}
+		if op.Fn < fnTestRR32 {
+			c.R[a0] = r
+		}
+		c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+	case fnIncR32, fnDecR32:
+		a := c.R[a0] & 0xFFFFFFFF
+		var cf uint64
+		if c.cf() {
+			cf = FLAG_CF
+		}
+		if op.Fn == fnIncR32 {
+			r := (a + 1) & 0xFFFFFFFF
+			c.R[a0] = r
+			c.cc = lazyFlags{op: ccInc, size: 4, a: a, b: 1, res: r, carry: cf}
+		} else {
+			r := (a - 1) & 0xFFFFFFFF
+			c.R[a0] = r
+			c.cc = lazyFlags{op: ccDec, size: 4, a: a, b: 1, res: r, carry: cf}
+		}
+	case fnShlRI32, fnShrRI32, fnSarRI32:
+		a := c.R[a0] & 0xFFFFFFFF
+		cnt := shiftImm(op)
+		if cnt == 0 {
+			c.R[a0] = a // a 32-bit register write even when nothing shifts
+			return
+		}
+		var r, cf, of uint64
+		switch op.Fn {
+		case fnShlRI32:
+			cf = a >> (32 - cnt) & 1
+			r = a << cnt & 0xFFFFFFFF
+			if r>>31 != cf {
+				of = FLAG_OF
+			}
+		case fnShrRI32:
+			cf = a >> (cnt - 1) & 1
+			r = a >> cnt
+			if a>>31 != 0 {
+				of = FLAG_OF
+			}
+		default:
+			sa := int64(int32(uint32(a)))
+			cf = uint64(sa>>(cnt-1)) & 1
+			r = uint64(sa>>cnt) & 0xFFFFFFFF
+		}
+		c.R[a0] = r
+		c.cc = lazyFlags{op: ccShift, size: 4, res: r, carry: cf | of | c.af()}
+	case fnImul:
+		c.imulN(op)
+	case fnMul:
+		c.mul1(op, false)
+	default:
+		c.exec(op)
+	}
+}
