@@ -168,6 +168,13 @@ func fastFn(op *tb.Op) uint8 {
 	return fnGeneric
 }
 
+// setCC records lazy flags field by field (cheaper than assigning a
+// composite literal to c.cc).
+func (c *CPU) setCC(op ccOp, size uint8, a, b, res, carry uint64) {
+	l := &c.cc
+	l.op, l.size, l.a, l.b, l.res, l.carry = op, size, a, b, res, carry
+}
+
 // shiftImm is the masked count of a shift by an immediate (or by 1).
 func shiftImm(op *tb.Op) uint {
 	if op.Args[1].Kind == okNone {
@@ -220,7 +227,7 @@ func (c *CPU) execFast(op *tb.Op) {
 		}
 		r := a + b
 		c.R[a0] = r & 0xFFFFFFFF
-		c.cc = lazyFlags{op: ccAdd, size: 4, a: a, b: b, res: r}
+		c.setCC(ccAdd, 4, a, b, r, 0)
 	case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
 		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 		if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
@@ -230,15 +237,15 @@ func (c *CPU) execFast(op *tb.Op) {
 		if op.Fn <= fnSubRI32 {
 			c.R[a0] = r & 0xFFFFFFFF
 		}
-		c.cc = lazyFlags{op: ccSub, size: 4, a: a, b: b, res: r}
+		c.setCC(ccSub, 4, a, b, r, 0)
 	case fnCmpRM32:
 		a := c.R[a0] & 0xFFFFFFFF
 		b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
-		c.cc = lazyFlags{op: ccSub, size: 4, a: a, b: b, res: a - b}
+		c.setCC(ccSub, 4, a, b, a - b, 0)
 	case fnCmpMI8:
 		a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
 		b := op.Imm & 0xFF
-		c.cc = lazyFlags{op: ccSub, size: 1, a: a, b: b, res: a - b}
+		c.setCC(ccSub, 1, a, b, a - b, 0)
 	case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
 		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 		switch op.Fn {
@@ -267,11 +274,11 @@ func (c *CPU) execFast(op *tb.Op) {
 		if op.Fn == fnIncR32 {
 			r := (a + 1) & 0xFFFFFFFF
 			c.R[a0] = r
-			c.cc = lazyFlags{op: ccInc, size: 4, a: a, b: 1, res: r, carry: cf}
+			c.setCC(ccInc, 4, a, 1, r, cf)
 		} else {
 			r := (a - 1) & 0xFFFFFFFF
 			c.R[a0] = r
-			c.cc = lazyFlags{op: ccDec, size: 4, a: a, b: 1, res: r, carry: cf}
+			c.setCC(ccDec, 4, a, 1, r, cf)
 		}
 	case fnShlRI32, fnShrRI32, fnSarRI32:
 		a := c.R[a0] & 0xFFFFFFFF
@@ -300,7 +307,7 @@ func (c *CPU) execFast(op *tb.Op) {
 			r = uint64(sa>>cnt) & 0xFFFFFFFF
 		}
 		c.R[a0] = r
-		c.cc = lazyFlags{op: ccShift, size: 4, res: r, carry: cf | of | c.af()}
+		c.setCC(ccShift, 4, 0, 0, r, cf | of | c.af())
 	case fnImul:
 		c.imulN(op)
 	case fnMul:
