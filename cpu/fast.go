@@ -241,11 +241,11 @@ func (c *CPU) execFast(op *tb.Op) {
 	case fnCmpRM32:
 		a := c.R[a0] & 0xFFFFFFFF
 		b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
-		c.setCC(ccSub, 4, a, b, a - b, 0)
+		c.setCC(ccSub, 4, a, b, a-b, 0)
 	case fnCmpMI8:
 		a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
 		b := op.Imm & 0xFF
-		c.setCC(ccSub, 1, a, b, a - b, 0)
+		c.setCC(ccSub, 1, a, b, a-b, 0)
 	case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
 		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 		switch op.Fn {
@@ -307,7 +307,7 @@ func (c *CPU) execFast(op *tb.Op) {
 			r = uint64(sa>>cnt) & 0xFFFFFFFF
 		}
 		c.R[a0] = r
-		c.setCC(ccShift, 4, 0, 0, r, cf | of | c.af())
+		c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
 	case fnImul:
 		c.imulN(op)
 	case fnMul:
