@@ -124,8 +124,21 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
+	var prev *tb.TB // the TB that just ran to its end, for chaining
 	for c.ICount+c.yields < end {
-		t := c.findTB()
+		var t *tb.TB
+		if prev != nil {
+			t = c.chainNext(prev)
+		}
+		if t != nil {
+			c.sh.TBs.Stats.Chained++
+		} else {
+			t = c.findTB()
+			if prev != nil {
+				c.chainLink(prev, t)
+			}
+		}
+		prev = nil
 		limit := len(t.Ops)
 		inh := c.inhibit
 		if inh || c.singleStep {
@@ -133,7 +146,7 @@ func (c *CPU) runSome(end uint64) {
 		}
 		tf := c.flags&FLAG_TF != 0 // TBs are one instruction long while TF is set
 		c.softIntRan = false
-		c.runTB(t, limit)
+		done := c.runTB(t, limit)
 		c.bpSkip = false
 		if inh {
 			c.inhibit = false
@@ -158,6 +171,9 @@ func (c *CPU) runSome(end uint64) {
 		}
 		if c.bpActive && c.isBreakpoint(c.PC()) {
 			return
+		}
+		if done && limit == len(t.Ops) && !inh {
+			prev = t
 		}
 	}
 }
@@ -241,8 +257,9 @@ func (c *CPU) protectCode(page uint64) {
 
 // runTB executes up to limit ops of t (QEMU: cpu_tb_exec). Branch handlers
 // set EIP themselves; for every other op EIP advances to op.Next when the
-// TB is left after it.
-func (c *CPU) runTB(t *tb.TB, limit int) {
+// TB is left after it. It reports whether all limit ops ran (no op asked to
+// leave the TB early).
+func (c *CPU) runTB(t *tb.TB, limit int) bool {
 	c.curTB = t
 	t.ExecCount++
 	c.recordHistory(t)
@@ -268,7 +285,7 @@ func (c *CPU) runTB(t *tb.TB, limit int) {
 				}
 			}
 			c.curTB = nil
-			return
+			return false
 		}
 	}
 	c.ICount += uint64(limit)
@@ -276,6 +293,7 @@ func (c *CPU) runTB(t *tb.TB, limit int) {
 		c.EIP = last.Next
 	}
 	c.curTB = nil
+	return true
 }
 
 // MemSpace returns the physical address space.
