@@ -31,6 +31,8 @@ func prepareTB(t *tb.TB) {
 		return
 	}
 	last := &t.Ops[len(t.Ops)-1]
+	t.LastBranch = branchKinds[last.Kind]
+	t.FallEIP = last.Next
 	switch x86asm.Op(last.Kind) {
 	case kJcc, x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ:
 		t.JmpEIP = [2]uint64{last.Imm, last.Next}

@@ -124,14 +124,16 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
-	var prev *tb.TB // the TB that just ran to its end, for chaining
+	var prev *tb.TB    // the TB that just ran to its end, for chaining
+	var chained uint64 // entries through links, added to the shared stats on the way out
+	defer func() { c.sh.TBs.Stats.Chained += chained }()
 	for c.ICount+c.yields < end {
 		var t *tb.TB
 		if prev != nil {
 			t = c.chainNext(prev)
 		}
 		if t != nil {
-			c.sh.TBs.Stats.Chained++
+			chained++
 		} else {
 			t = c.findTB()
 			if prev != nil {
@@ -289,7 +291,11 @@ func (c *CPU) runTB(t *tb.TB, limit int) bool {
 		}
 	}
 	c.ICount += uint64(limit)
-	if last := &ops[limit-1]; !branchKinds[last.Kind] {
+	if limit == len(t.Ops) {
+		if !t.LastBranch {
+			c.EIP = t.FallEIP
+		}
+	} else if last := &ops[limit-1]; !branchKinds[last.Kind] {
 		c.EIP = last.Next
 	}
 	c.curTB = nil

@@ -57,6 +57,9 @@ const (
 	fnSarRI32
 	fnImul
 	fnMul
+	fnMulR32     // mul r32
+	fnImulRR32   // imul r32, r32
+	fnImulRRI32  // imul r32, r32, imm
 )
 
 // selectFast assigns handlers to the ops of a freshly translated TB.
@@ -87,8 +90,14 @@ func fastFn(op *tb.Op) uint8 {
 	switch k := op.Kind; {
 	case k == kJcc:
 		return fnJcc
+	case k == uint16(x86asm.IMUL) && op.Size == 4 && r0 && r1 && a2.Kind == okNone:
+		return fnImulRR32
+	case k == uint16(x86asm.IMUL) && op.Size == 4 && r0 && r1 && a2.Kind == okImm:
+		return fnImulRRI32
 	case k == uint16(x86asm.IMUL) && op.Args[1].Kind != okNone:
 		return fnImul
+	case k == uint16(x86asm.MUL) && op.Size == 4 && r0:
+		return fnMulR32
 	case k == uint16(x86asm.MUL):
 		return fnMul
 	case op.Size == 1 && k == uint16(x86asm.MOV):
@@ -191,7 +200,11 @@ func (c *CPU) execFast(op *tb.Op) {
 		c.exec(op)
 	case fnJcc:
 		if c.cond(a1) {
-			c.jumpNear(op.Imm)
+			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+				c.EIP = t
+			} else {
+				c.jumpNear(t) // the limit/canonical checks and their #GP
+			}
 		} else {
 			c.EIP = op.Next
 		}
@@ -308,6 +321,32 @@ func (c *CPU) execFast(op *tb.Op) {
 		}
 		c.R[a0] = r
 		c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+	case fnMulR32:
+		// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
+		// half, AF kept.
+		r := (c.R[RAX] & 0xFFFFFFFF) * (c.R[a0] & 0xFFFFFFFF)
+		lo, hi := r&0xFFFFFFFF, r>>32
+		var f uint64
+		if hi != 0 {
+			f = FLAG_CF | FLAG_OF
+		}
+		c.R[RAX], c.R[RDX] = lo, hi
+		c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+	case fnImulRR32, fnImulRRI32:
+		// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
+		// AF kept.
+		a, b := c.R[a0], c.R[a1]
+		if op.Fn == fnImulRRI32 {
+			a, b = c.R[a1], op.Imm
+		}
+		p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
+		r := uint64(p) & 0xFFFFFFFF
+		var f uint64
+		if p != int64(int32(p)) {
+			f = FLAG_CF | FLAG_OF
+		}
+		c.R[a0] = r
+		c.setCC(ccShift, 4, 0, 0, r, f|c.af())
 	case fnImul:
 		c.imulN(op)
 	case fnMul:

@@ -96,6 +96,11 @@ type TB struct {
 	JmpEIP  [2]uint64
 	Jmp     [2]*TB
 	JmpFrom []*TB
+
+	// LastBranch: the last op sets EIP itself; otherwise EIP becomes
+	// FallEIP when the whole TB has run (cpu-maintained).
+	LastBranch bool
+	FallEIP    uint64
 }
 
 // NoJmp marks an exit without a translation-time target.
