@@ -269,26 +269,23 @@ func (c *CPU) runTB(t *tb.TB, limit int) bool {
 		c.Trace(c, t)
 	}
 	ops := t.Ops[:limit]
-	for i := range ops {
-		c.curOp = i
+	if i := c.runOps(ops); i < limit {
+		// Op i asked to leave the TB.
 		op := &ops[i]
-		c.execFast(op)
-		if c.stopTB {
-			c.stopTB = false
-			if c.repYield {
-				// A REP string op yields mid-way; EIP still points at it.
-				c.repYield = false
-				c.ICount += uint64(i)
-				c.yields++ // counts against the budget so long REPs can't starve the loop
-			} else {
-				c.ICount += uint64(i + 1)
-				if !branchKinds[op.Kind] {
-					c.EIP = op.Next
-				}
+		c.stopTB = false
+		if c.repYield {
+			// A REP string op yields mid-way; EIP still points at it.
+			c.repYield = false
+			c.ICount += uint64(i)
+			c.yields++ // counts against the budget so long REPs can't starve the loop
+		} else {
+			c.ICount += uint64(i + 1)
+			if !branchKinds[op.Kind] {
+				c.EIP = op.Next
 			}
-			c.curTB = nil
-			return false
 		}
+		c.curTB = nil
+		return false
 	}
 	c.ICount += uint64(limit)
 	if limit == len(t.Ops) {

@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"unsafe"
+
 	"glassbox/tb"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -57,9 +59,9 @@ const (
 	fnSarRI32
 	fnImul
 	fnMul
-	fnMulR32     // mul r32
-	fnImulRR32   // imul r32, r32
-	fnImulRRI32  // imul r32, r32, imm
+	fnMulR32    // mul r32
+	fnImulRR32  // imul r32, r32
+	fnImulRRI32 // imul r32, r32, imm
 )
 
 // selectFast assigns handlers to the ops of a freshly translated TB.
@@ -192,166 +194,180 @@ func shiftImm(op *tb.Op) uint {
 	return uint(op.Imm & 0x1F)
 }
 
-// execFast runs op through its specialised handler, or the generic one.
-func (c *CPU) execFast(op *tb.Op) {
-	a0, a1 := op.Args[0].Reg, op.Args[1].Reg
-	switch op.Fn {
-	case fnGeneric:
-		c.exec(op)
-	case fnJcc:
-		if c.cond(a1) {
-			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
-				c.EIP = t
+// runOps executes ops in order, each through its specialised handler or
+// the generic one, until an op asks to leave the TB (c.stopTB). It returns
+// that op's index, or len(ops). The dispatch loop and the handlers share
+// one function so that no call separates consecutive ops.
+func (c *CPU) runOps(ops []tb.Op) int {
+	for i := range ops {
+		c.curOp = i
+		op := &ops[i]
+		a0, a1 := op.Args[0].Reg, op.Args[1].Reg
+		switch op.Fn {
+		case fnGeneric:
+			c.exec(op)
+		case fnJcc:
+			if c.cond(a1) {
+				if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+					c.EIP = t
+				} else {
+					c.jumpNear(t) // the limit/canonical checks and their #GP
+				}
 			} else {
-				c.jumpNear(t) // the limit/canonical checks and their #GP
+				c.EIP = op.Next
 			}
-		} else {
-			c.EIP = op.Next
-		}
-	case fnMovRR32:
-		c.R[a0] = c.R[a1] & 0xFFFFFFFF
-	case fnMovRI32:
-		c.R[a0] = op.Imm & 0xFFFFFFFF
-	case fnMovRM32:
-		c.R[a0] = uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
-	case fnMovMR32:
-		c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(c.R[a1]))
-	case fnMovMI32:
-		c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(op.Imm))
-	case fnMovMR8:
-		c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(c.R[a1]))
-	case fnMovMI8:
-		c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(op.Imm))
-	case fnMovRM8:
-		v := c.rd8(c.linR(int(op.Seg), c.ea(op), 1))
-		c.R[a0] = c.R[a0]&^0xFF | uint64(v)
-	case fnMovzxRM8:
-		c.R[a0] = uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
-	case fnMovzxRM16:
-		c.R[a0] = uint64(c.rd16(c.linR(int(op.Seg), c.ea(op), 2)))
-	case fnMovzxRR8:
-		c.R[a0] = c.R[a1] & 0xFF
-	case fnLea32:
-		c.R[a0] = c.ea(op) & 0xFFFFFFFF
-	case fnAddRR32, fnAddRI32:
-		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-		if op.Fn == fnAddRI32 {
-			b = op.Imm & 0xFFFFFFFF
-		}
-		r := a + b
-		c.R[a0] = r & 0xFFFFFFFF
-		c.setCC(ccAdd, 4, a, b, r, 0)
-	case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
-		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-		if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
-			b = op.Imm & 0xFFFFFFFF
-		}
-		r := a - b
-		if op.Fn <= fnSubRI32 {
+		case fnMovRR32:
+			c.R[a0] = c.R[a1] & 0xFFFFFFFF
+		case fnMovRI32:
+			c.R[a0] = op.Imm & 0xFFFFFFFF
+		case fnMovRM32:
+			c.R[a0] = uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+		case fnMovMR32:
+			c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(c.R[a1]))
+		case fnMovMI32:
+			c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(op.Imm))
+		case fnMovMR8:
+			c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(c.R[a1]))
+		case fnMovMI8:
+			c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(op.Imm))
+		case fnMovRM8:
+			v := c.rd8(c.linR(int(op.Seg), c.ea(op), 1))
+			c.R[a0] = c.R[a0]&^0xFF | uint64(v)
+		case fnMovzxRM8:
+			c.R[a0] = uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+		case fnMovzxRM16:
+			c.R[a0] = uint64(c.rd16(c.linR(int(op.Seg), c.ea(op), 2)))
+		case fnMovzxRR8:
+			c.R[a0] = c.R[a1] & 0xFF
+		case fnLea32:
+			c.R[a0] = c.ea(op) & 0xFFFFFFFF
+		case fnAddRR32, fnAddRI32:
+			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+			if op.Fn == fnAddRI32 {
+				b = op.Imm & 0xFFFFFFFF
+			}
+			r := a + b
 			c.R[a0] = r & 0xFFFFFFFF
-		}
-		c.setCC(ccSub, 4, a, b, r, 0)
-	case fnCmpRM32:
-		a := c.R[a0] & 0xFFFFFFFF
-		b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
-		c.setCC(ccSub, 4, a, b, a-b, 0)
-	case fnCmpMI8:
-		a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
-		b := op.Imm & 0xFF
-		c.setCC(ccSub, 1, a, b, a-b, 0)
-	case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
-		a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-		switch op.Fn {
-		case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
-			b = op.Imm & 0xFFFFFFFF
-		}
-		var r uint64
-		switch op.Fn {
-		case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
-			r = a & b
-		case fnOrRR32, fnOrRI32:
-			r = a | b
-		default:
-			r = a ^ b
-		}
-		if op.Fn < fnTestRR32 {
-			c.R[a0] = r
-		}
-		c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
-	case fnIncR32, fnDecR32:
-		a := c.R[a0] & 0xFFFFFFFF
-		var cf uint64
-		if c.cf() {
-			cf = FLAG_CF
-		}
-		if op.Fn == fnIncR32 {
-			r := (a + 1) & 0xFFFFFFFF
-			c.R[a0] = r
-			c.setCC(ccInc, 4, a, 1, r, cf)
-		} else {
-			r := (a - 1) & 0xFFFFFFFF
-			c.R[a0] = r
-			c.setCC(ccDec, 4, a, 1, r, cf)
-		}
-	case fnShlRI32, fnShrRI32, fnSarRI32:
-		a := c.R[a0] & 0xFFFFFFFF
-		cnt := shiftImm(op)
-		if cnt == 0 {
-			c.R[a0] = a // a 32-bit register write even when nothing shifts
-			return
-		}
-		var r, cf, of uint64
-		switch op.Fn {
-		case fnShlRI32:
-			cf = a >> (32 - cnt) & 1
-			r = a << cnt & 0xFFFFFFFF
-			if r>>31 != cf {
-				of = FLAG_OF
+			c.setCC(ccAdd, 4, a, b, r, 0)
+		case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
+			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+			if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
+				b = op.Imm & 0xFFFFFFFF
 			}
-		case fnShrRI32:
-			cf = a >> (cnt - 1) & 1
-			r = a >> cnt
-			if a>>31 != 0 {
-				of = FLAG_OF
+			r := a - b
+			if op.Fn <= fnSubRI32 {
+				c.R[a0] = r & 0xFFFFFFFF
 			}
+			c.setCC(ccSub, 4, a, b, r, 0)
+		case fnCmpRM32:
+			a := c.R[a0] & 0xFFFFFFFF
+			b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+			c.setCC(ccSub, 4, a, b, a-b, 0)
+		case fnCmpMI8:
+			a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+			b := op.Imm & 0xFF
+			c.setCC(ccSub, 1, a, b, a-b, 0)
+		case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
+			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+			switch op.Fn {
+			case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
+				b = op.Imm & 0xFFFFFFFF
+			}
+			var r uint64
+			switch op.Fn {
+			case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
+				r = a & b
+			case fnOrRR32, fnOrRI32:
+				r = a | b
+			default:
+				r = a ^ b
+			}
+			if op.Fn < fnTestRR32 {
+				c.R[a0] = r
+			}
+			c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+		case fnIncR32, fnDecR32:
+			a := c.R[a0] & 0xFFFFFFFF
+			var cf uint64
+			if c.cf() {
+				cf = FLAG_CF
+			}
+			if op.Fn == fnIncR32 {
+				r := (a + 1) & 0xFFFFFFFF
+				c.R[a0] = r
+				c.setCC(ccInc, 4, a, 1, r, cf)
+			} else {
+				r := (a - 1) & 0xFFFFFFFF
+				c.R[a0] = r
+				c.setCC(ccDec, 4, a, 1, r, cf)
+			}
+		case fnShlRI32, fnShrRI32, fnSarRI32:
+			a := c.R[a0] & 0xFFFFFFFF
+			cnt := shiftImm(op)
+			if cnt == 0 {
+				c.R[a0] = a // a 32-bit register write even when nothing shifts
+				break
+			}
+			var r, cf, of uint64
+			switch op.Fn {
+			case fnShlRI32:
+				cf = a >> (32 - cnt) & 1
+				r = a << cnt & 0xFFFFFFFF
+				if r>>31 != cf {
+					of = FLAG_OF
+				}
+			case fnShrRI32:
+				cf = a >> (cnt - 1) & 1
+				r = a >> cnt
+				if a>>31 != 0 {
+					of = FLAG_OF
+				}
+			default:
+				sa := int64(int32(uint32(a)))
+				cf = uint64(sa>>(cnt-1)) & 1
+				r = uint64(sa>>cnt) & 0xFFFFFFFF
+			}
+			c.R[a0] = r
+			c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+		case fnMulR32:
+			// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
+			// half, AF kept.
+			r := (c.R[RAX] & 0xFFFFFFFF) * (c.R[a0] & 0xFFFFFFFF)
+			lo, hi := r&0xFFFFFFFF, r>>32
+			var f uint64
+			if hi != 0 {
+				f = FLAG_CF | FLAG_OF
+			}
+			c.R[RAX], c.R[RDX] = lo, hi
+			c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+		case fnImulRR32, fnImulRRI32:
+			// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
+			// AF kept.
+			a, b := c.R[a0], c.R[a1]
+			if op.Fn == fnImulRRI32 {
+				a, b = c.R[a1], op.Imm
+			}
+			p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
+			r := uint64(p) & 0xFFFFFFFF
+			var f uint64
+			if p != int64(int32(p)) {
+				f = FLAG_CF | FLAG_OF
+			}
+			c.R[a0] = r
+			c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+		case fnImul:
+			c.imulN(op)
+		case fnMul:
+			c.mul1(op, false)
 		default:
-			sa := int64(int32(uint32(a)))
-			cf = uint64(sa>>(cnt-1)) & 1
-			r = uint64(sa>>cnt) & 0xFFFFFFFF
+			c.exec(op)
 		}
-		c.R[a0] = r
-		c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
-	case fnMulR32:
-		// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
-		// half, AF kept.
-		r := (c.R[RAX] & 0xFFFFFFFF) * (c.R[a0] & 0xFFFFFFFF)
-		lo, hi := r&0xFFFFFFFF, r>>32
-		var f uint64
-		if hi != 0 {
-			f = FLAG_CF | FLAG_OF
+		if c.stopTB {
+			return i
 		}
-		c.R[RAX], c.R[RDX] = lo, hi
-		c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
-	case fnImulRR32, fnImulRRI32:
-		// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
-		// AF kept.
-		a, b := c.R[a0], c.R[a1]
-		if op.Fn == fnImulRRI32 {
-			a, b = c.R[a1], op.Imm
-		}
-		p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
-		r := uint64(p) & 0xFFFFFFFF
-		var f uint64
-		if p != int64(int32(p)) {
-			f = FLAG_CF | FLAG_OF
-		}
-		c.R[a0] = r
-		c.setCC(ccShift, 4, 0, 0, r, f|c.af())
-	case fnImul:
-		c.imulN(op)
-	case fnMul:
-		c.mul1(op, false)
-	default:
-		c.exec(op)
 	}
+	return len(ops)
 }
+
+// execFast runs one op as runOps would (tests, single ops).
+func (c *CPU) execFast(op *tb.Op) { c.runOps(unsafe.Slice(op, 1)) }
