@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"glassbox/tb"
+	"glassbox/tlb"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -186,6 +188,78 @@ func (c *CPU) setCC(op ccOp, size uint8, a, b, res, carry uint64) {
 	l.op, l.size, l.a, l.b, l.res, l.carry = op, size, a, b, res, carry
 }
 
+// Loads and stores for the handlers: seg:off with the segment check and the
+// TLB hit in one function (instead of linR/linW followed by rdN/wrN);
+// everything else (64-bit mode, #AC checking, faults, TLB misses, MMIO,
+// NOTDIRTY and WATCH pages, page-crossing accesses) goes the usual way.
+
+func (c *CPU) ld8(seg uint8, off uint64) uint8 {
+	s := &c.Seg[seg]
+	if c.hflags&hfCS64 == 0 && !c.acCheck && s.canRead && off >= s.lo && off <= s.hi {
+		la := (s.Base + off) & 0xFFFFFFFF
+		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
+		if e.Read == la&^0xFFF {
+			e.Hits++
+			return e.Host[la&0xFFF]
+		}
+	}
+	return c.rd8(c.linR(int(seg), off, 1))
+}
+
+func (c *CPU) ld16(seg uint8, off uint64) uint16 {
+	s := &c.Seg[seg]
+	if c.hflags&hfCS64 == 0 && !c.acCheck && s.canRead && off >= s.lo && off+1 <= s.hi {
+		la := (s.Base + off) & 0xFFFFFFFF
+		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
+		if e.Read == la&^0xFFF && la&0xFFF <= 0xFFE {
+			e.Hits++
+			return binary.LittleEndian.Uint16(e.Host[la&0xFFF:])
+		}
+	}
+	return c.rd16(c.linR(int(seg), off, 2))
+}
+
+func (c *CPU) ld32(seg uint8, off uint64) uint32 {
+	s := &c.Seg[seg]
+	if c.hflags&hfCS64 == 0 && !c.acCheck && s.canRead && off >= s.lo && off+3 <= s.hi {
+		la := (s.Base + off) & 0xFFFFFFFF
+		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
+		if e.Read == la&^0xFFF && la&0xFFF <= 0xFFC {
+			e.Hits++
+			return binary.LittleEndian.Uint32(e.Host[la&0xFFF:])
+		}
+	}
+	return c.rd32(c.linR(int(seg), off, 4))
+}
+
+func (c *CPU) st8(seg uint8, off uint64, v uint8) {
+	s := &c.Seg[seg]
+	if c.hflags&hfCS64 == 0 && !c.acCheck && s.canWrit && off >= s.lo && off <= s.hi {
+		la := (s.Base + off) & 0xFFFFFFFF
+		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
+		if e.Write == la&^0xFFF {
+			e.Hits++
+			e.Host[la&0xFFF] = v
+			return
+		}
+	}
+	c.wr8(c.linW(int(seg), off, 1), v)
+}
+
+func (c *CPU) st32(seg uint8, off uint64, v uint32) {
+	s := &c.Seg[seg]
+	if c.hflags&hfCS64 == 0 && !c.acCheck && s.canWrit && off >= s.lo && off+3 <= s.hi {
+		la := (s.Base + off) & 0xFFFFFFFF
+		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
+		if e.Write == la&^0xFFF && la&0xFFF <= 0xFFC {
+			e.Hits++
+			binary.LittleEndian.PutUint32(e.Host[la&0xFFF:], v)
+			return
+		}
+	}
+	c.wr32(c.linW(int(seg), off, 4), v)
+}
+
 // shiftImm is the masked count of a shift by an immediate (or by 1).
 func shiftImm(op *tb.Op) uint {
 	if op.Args[1].Kind == okNone {
@@ -221,22 +295,22 @@ func (c *CPU) runOps(ops []tb.Op) int {
 		case fnMovRI32:
 			c.R[a0] = op.Imm & 0xFFFFFFFF
 		case fnMovRM32:
-			c.R[a0] = uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+			c.R[a0] = uint64(c.ld32(op.Seg, c.ea(op)))
 		case fnMovMR32:
-			c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(c.R[a1]))
+			c.st32(op.Seg, c.ea(op), uint32(c.R[a1]))
 		case fnMovMI32:
-			c.wr32(c.linW(int(op.Seg), c.ea(op), 4), uint32(op.Imm))
+			c.st32(op.Seg, c.ea(op), uint32(op.Imm))
 		case fnMovMR8:
-			c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(c.R[a1]))
+			c.st8(op.Seg, c.ea(op), uint8(c.R[a1]))
 		case fnMovMI8:
-			c.wr8(c.linW(int(op.Seg), c.ea(op), 1), uint8(op.Imm))
+			c.st8(op.Seg, c.ea(op), uint8(op.Imm))
 		case fnMovRM8:
-			v := c.rd8(c.linR(int(op.Seg), c.ea(op), 1))
+			v := c.ld8(op.Seg, c.ea(op))
 			c.R[a0] = c.R[a0]&^0xFF | uint64(v)
 		case fnMovzxRM8:
-			c.R[a0] = uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+			c.R[a0] = uint64(c.ld8(op.Seg, c.ea(op)))
 		case fnMovzxRM16:
-			c.R[a0] = uint64(c.rd16(c.linR(int(op.Seg), c.ea(op), 2)))
+			c.R[a0] = uint64(c.ld16(op.Seg, c.ea(op)))
 		case fnMovzxRR8:
 			c.R[a0] = c.R[a1] & 0xFF
 		case fnLea32:
@@ -261,10 +335,10 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			c.setCC(ccSub, 4, a, b, r, 0)
 		case fnCmpRM32:
 			a := c.R[a0] & 0xFFFFFFFF
-			b := uint64(c.rd32(c.linR(int(op.Seg), c.ea(op), 4)))
+			b := uint64(c.ld32(op.Seg, c.ea(op)))
 			c.setCC(ccSub, 4, a, b, a-b, 0)
 		case fnCmpMI8:
-			a := uint64(c.rd8(c.linR(int(op.Seg), c.ea(op), 1)))
+			a := uint64(c.ld8(op.Seg, c.ea(op)))
 			b := op.Imm & 0xFF
 			c.setCC(ccSub, 1, a, b, a-b, 0)
 		case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+
+	"glassbox/tb"
 )
 
 // fastForms are encodings (32-bit code) of the forms with specialised
@@ -60,6 +62,7 @@ func randomLazy(r *rand.Rand) (lazyFlags, uint64) {
 // the host CPU and the 80286 data.
 func TestFastHandlersMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
+	faults := 0
 	for _, code := range fastForms {
 		name := fmt.Sprintf("% x", code)
 		fc, fmem := testCPU(t, 1<<16, cat(code, asm32.hlt))
@@ -89,14 +92,46 @@ func TestFastHandlersMatchGeneric(t *testing.T) {
 			fc.cc, gc.cc = l, l
 			fc.flags, gc.flags = f, f
 			fc.EIP, gc.EIP = op.EIP, op.EIP
-			fc.execFast(&op)
-			gc.execFast(&gop)
+			// Every fourth state: a DS limit inside the buffer, so that some
+			// accesses fault (#GP) and the fast paths must refuse them.
+			limit := uint32(0xFFFFFFFF)
+			if i%4 == 3 {
+				limit = 0x2000 + uint32(r.Intn(0x1000))
+			}
+			fc.SetSegment(DS, 0x10, 0, limit, 0xC093)
+			gc.SetSegment(DS, 0x10, 0, limit, 0xC093)
+			ff, gf := runCatch(fc, &op), runCatch(gc, &gop)
+			if (ff == nil) != (gf == nil) || ff != nil && *ff != *gf {
+				t.Fatalf("%s: fast path fault %v, generic %v (DS limit %#x, ESI %#x)", name, ff, gf, limit, fc.R[RSI])
+			}
+			if ff != nil {
+				faults++
+			}
 			if fc.R != gc.R || fc.EIP != gc.EIP || fc.getFlags() != gc.getFlags() || !bytes.Equal(fmem[0x2000:0x3000], gmem[0x2000:0x3000]) {
 				t.Fatalf("%s (fn %d) from lazy state %+v flags %#x:\nfast    R=%x EIP=%#x flags=%#x\ngeneric R=%x EIP=%#x flags=%#x",
 					name, op.Fn, l, f, fc.R, fc.EIP, fc.getFlags(), gc.R, gc.EIP, gc.getFlags())
 			}
 		}
 	}
+	if faults == 0 {
+		t.Fatal("no state made a memory form fault: the segment-limit cases test nothing")
+	}
+	t.Logf("%d forms, %d faulting runs", len(fastForms), faults)
+}
+
+// runCatch runs one op and returns the exception it raised, if any.
+func runCatch(c *CPU, op *tb.Op) (e *Exception) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errGuestFault {
+				panic(r)
+			}
+			x := c.exc
+			e = &x
+		}
+	}()
+	c.execFast(op)
+	return nil
 }
 
 // TestCondMatchesFlags: every condition code evaluated from a lazy state
