@@ -192,8 +192,46 @@ func (c *CPU) pf() bool {
 
 // cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc).
 func (c *CPU) cond(cc uint8) bool {
-	if c.cc.op == ccSub && c.cc.carry == 0 {
-		return c.condSub(cc)
+	switch l := &c.cc; l.op {
+	case ccSub:
+		if l.carry == 0 {
+			return c.condSub(cc)
+		}
+	case ccLogic, ccInc, ccDec, ccShift:
+		// ZF, SF and PF from the result; CF and OF straight from the state.
+		m := sizeMask(l.size)
+		sb := signBit(l.size)
+		res := l.res & m
+		var cf, of bool
+		switch l.op {
+		case ccInc:
+			cf, of = l.carry&FLAG_CF != 0, res == sb
+		case ccDec:
+			cf, of = l.carry&FLAG_CF != 0, res == sb-1
+		case ccShift:
+			cf, of = l.carry&FLAG_CF != 0, l.carry&FLAG_OF != 0
+		}
+		zf, sf := res == 0, res&sb != 0
+		var r bool
+		switch cc >> 1 {
+		case 0:
+			r = of
+		case 1:
+			r = cf
+		case 2:
+			r = zf
+		case 3:
+			r = cf || zf
+		case 4:
+			r = sf
+		case 5:
+			r = parityTable[res&0xFF]
+		case 6:
+			r = sf != of
+		case 7:
+			r = zf || sf != of
+		}
+		return r != (cc&1 != 0)
 	}
 	var r bool
 	switch cc >> 1 {
