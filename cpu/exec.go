@@ -88,7 +88,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 		if c.ICount+c.yields >= end {
 			return Exit{Reason: ExitBudget}
 		}
-		if c.bpActive && !c.bpSkip && c.isBreakpoint(c.PC()) {
+		if debugChecks && c.bpActive && !c.bpSkip && c.isBreakpoint(c.PC()) {
 			c.bpSkip = true
 			return Exit{Reason: ExitBreakpoint}
 		}
@@ -133,7 +133,9 @@ func (c *CPU) runSome(end uint64) {
 			t = c.chainNext(prev)
 		}
 		if t != nil {
-			chained++
+			if statsOn {
+				chained++
+			}
 		} else {
 			t = c.findTB()
 			if prev != nil {
@@ -171,7 +173,7 @@ func (c *CPU) runSome(end uint64) {
 		if c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() {
 			return
 		}
-		if c.bpActive && c.isBreakpoint(c.PC()) {
+		if debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
 			return
 		}
 		if done && limit == len(t.Ops) && !inh {
@@ -204,10 +206,14 @@ func (c *CPU) findTB() *tb.TB {
 	pc := c.wrapLin(csBase + c.EIP)
 	slot := tb.JCHash(pc)
 	if t := c.jc[slot]; t != nil && t.Key.PC == pc && t.Key.CSBase == csBase && t.Key.Flags == c.hflags && !t.Invalid {
-		c.sh.TBs.Stats.JCHits++
+		if statsOn {
+			c.sh.TBs.Stats.JCHits++
+		}
 		return t
 	}
-	c.sh.TBs.Stats.JCMisses++
+	if statsOn {
+		c.sh.TBs.Stats.JCMisses++
+	}
 	t := c.lookupTB(pc, csBase)
 	c.jc[slot] = t
 	return t
@@ -263,8 +269,10 @@ func (c *CPU) protectCode(page uint64) {
 // leave the TB early).
 func (c *CPU) runTB(t *tb.TB, limit int) bool {
 	c.curTB = t
-	t.ExecCount++
-	c.recordHistory(t)
+	if statsOn {
+		t.ExecCount++
+		c.recordHistory(t)
+	}
 	if c.Trace != nil {
 		c.Trace(c, t)
 	}

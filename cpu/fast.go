@@ -199,7 +199,7 @@ func (c *CPU) ld8(seg uint8, off uint64) uint8 {
 		la := (s.Base + off) & 0xFFFFFFFF
 		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 		if e.Read == la&^0xFFF {
-			e.Hits++
+			hit(e)
 			return e.Host[la&0xFFF]
 		}
 	}
@@ -212,7 +212,7 @@ func (c *CPU) ld16(seg uint8, off uint64) uint16 {
 		la := (s.Base + off) & 0xFFFFFFFF
 		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 		if e.Read == la&^0xFFF && la&0xFFF <= 0xFFE {
-			e.Hits++
+			hit(e)
 			return binary.LittleEndian.Uint16(e.Host[la&0xFFF:])
 		}
 	}
@@ -225,7 +225,7 @@ func (c *CPU) ld32(seg uint8, off uint64) uint32 {
 		la := (s.Base + off) & 0xFFFFFFFF
 		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 		if e.Read == la&^0xFFF && la&0xFFF <= 0xFFC {
-			e.Hits++
+			hit(e)
 			return binary.LittleEndian.Uint32(e.Host[la&0xFFF:])
 		}
 	}
@@ -238,7 +238,7 @@ func (c *CPU) st8(seg uint8, off uint64, v uint8) {
 		la := (s.Base + off) & 0xFFFFFFFF
 		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 		if e.Write == la&^0xFFF {
-			e.Hits++
+			hit(e)
 			e.Host[la&0xFFF] = v
 			return
 		}
@@ -252,7 +252,7 @@ func (c *CPU) st32(seg uint8, off uint64, v uint32) {
 		la := (s.Base + off) & 0xFFFFFFFF
 		e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 		if e.Write == la&^0xFFF && la&0xFFF <= 0xFFC {
-			e.Hits++
+			hit(e)
 			binary.LittleEndian.PutUint32(e.Host[la&0xFFF:], v)
 			return
 		}
@@ -445,3 +445,10 @@ func (c *CPU) runOps(ops []tb.Op) int {
 
 // execFast runs one op as runOps would (tests, single ops).
 func (c *CPU) execFast(op *tb.Op) { c.runOps(unsafe.Slice(op, 1)) }
+
+// hit counts a fast-path TLB hit (see statsOn).
+func hit(e *tlb.Entry) {
+	if statsOn {
+		e.Hits++
+	}
+}
