@@ -2,29 +2,36 @@
 # compare.sh: time the benchmark guest (guests/bench) under glassbox and,
 # when installed, under QEMU TCG, side by side.
 #
-#   bench/compare.sh [-n WORK] [-r RUNS]
+#   bench/compare.sh [-n WORK] [-r RUNS] [-g GLASSBOX_BINARY]
 #
 # Builds glassbox (go build, not go run) and the guest into a temporary
 # directory, then runs the same kernel with the same -append "n=WORK" RUNS
 # times under each emulator, alternating glassbox and QEMU so both see the
-# same machine load. Each run must exit with status 1 (the guest wrote 0 to
+# same machine load. -g uses a prebuilt glassbox binary (e.g. an older
+# build, for before/after numbers) instead of building this tree. Each run must exit with status 1 (the guest wrote 0 to
 # isa-debug-exit) and print the same checksums. Prints the median wall time
 # of each and the ratio glassbox/QEMU.
 set -eu
 work=20
 runs=5
-while getopts "n:r:" o; do
+gb=
+while getopts "n:r:g:" o; do
 	case $o in
 	n) work=$OPTARG ;;
 	r) runs=$OPTARG ;;
-	*) echo "usage: $0 [-n WORK] [-r RUNS]" >&2; exit 2 ;;
+	g) gb=$(realpath "$OPTARG") ;;
+	*) echo "usage: $0 [-n WORK] [-r RUNS] [-g GLASSBOX_BINARY]" >&2; exit 2 ;;
 	esac
 done
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-(cd "$root" && go build -o "$tmp/glassbox" ./cmd/glassbox)
+if [ -n "$gb" ]; then
+	cp "$gb" "$tmp/glassbox"
+else
+	(cd "$root" && go build -o "$tmp/glassbox" ./cmd/glassbox)
+fi
 bash "$root/guests/bench/build.sh" "$tmp" >/dev/null
 img="$tmp/bench.elf"
 
