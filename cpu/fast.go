@@ -64,13 +64,74 @@ const (
 	fnMulR32    // mul r32
 	fnImulRR32  // imul r32, r32
 	fnImulRRI32 // imul r32, r32, imm
+
+	// Fused pairs: a flag-setting op immediately followed by the Jcc that
+	// ends its TB. The handler does both (when the run may go past the
+	// first one) and compares the operands directly; the Jcc op keeps its
+	// own handler for runs that stop between the two.
+	fnSubRRJcc
+	fnSubRIJcc
+	fnCmpRRJcc
+	fnCmpRIJcc
+	fnTestRRJcc
+	fnTestRIJcc
 )
+
+// fusedFn maps a flag-setting handler to its fused-with-Jcc form.
+var fusedFn = map[uint8]uint8{fnSubRR32: fnSubRRJcc, fnSubRI32: fnSubRIJcc, fnCmpRR32: fnCmpRRJcc,
+	fnCmpRI32: fnCmpRIJcc, fnTestRR32: fnTestRRJcc, fnTestRI32: fnTestRIJcc}
 
 // selectFast assigns handlers to the ops of a freshly translated TB.
 func selectFast(t *tb.TB) {
 	for i := range t.Ops {
 		t.Ops[i].Fn = fastFn(&t.Ops[i])
 	}
+	if n := len(t.Ops); n >= 2 && t.Ops[n-1].Fn == fnJcc {
+		if f, ok := fusedFn[t.Ops[n-2].Fn]; ok {
+			t.Ops[n-2].Fn = f
+		}
+	}
+}
+
+// subCond evaluates condition cc for a 32-bit a-b without borrow-in
+// (r = a-b): each condition straight from the operands.
+func subCond(cc uint8, a, b, r uint64) bool {
+	var t bool
+	switch cc >> 1 {
+	case 0: // O
+		t = (a^b)&(a^r)&0x80000000 != 0
+	case 1: // B
+		t = a < b
+	case 2: // Z
+		t = a == b
+	case 3: // BE
+		t = a <= b
+	case 4: // S
+		t = r&0x80000000 != 0
+	case 5: // P
+		t = parityTable[r&0xFF]
+	case 6: // L
+		t = int32(uint32(a)) < int32(uint32(b))
+	case 7: // LE
+		t = int32(uint32(a)) <= int32(uint32(b))
+	}
+	return t != (cc&1 != 0)
+}
+
+// logicCond evaluates condition cc for a 32-bit logic result (CF=OF=0).
+func logicCond(cc uint8, r uint64) bool {
+	var t bool
+	switch cc >> 1 {
+	case 2, 3: // Z, BE
+		t = r == 0
+	case 4, 6: // S, L
+		t = r&0x80000000 != 0
+	case 5: // P
+		t = parityTable[r&0xFF]
+	case 7: // LE
+		t = r == 0 || r&0x80000000 != 0
+	}
+	return t != (cc&1 != 0)
 }
 
 func isReg(a *tb.Operand, size uint8) bool { return a.Kind == okReg && a.Size == size }
@@ -333,6 +394,38 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				c.R[a0] = r & 0xFFFFFFFF
 			}
 			c.setCC(ccSub, 4, a, b, r, 0)
+		case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
+			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+			if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc || op.Fn == fnTestRIJcc {
+				b = op.Imm & 0xFFFFFFFF
+			}
+			var r uint64
+			var taken bool
+			j := i + 1 // the Jcc; when the run stops before it, only the first op runs
+			if op.Fn >= fnTestRRJcc {
+				r = a & b
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+				taken = j < len(ops) && logicCond(ops[j].Args[1].Reg, r)
+			} else {
+				r = a - b
+				if op.Fn <= fnSubRIJcc {
+					c.R[a0] = r & 0xFFFFFFFF
+				}
+				c.setCC(ccSub, 4, a, b, r, 0)
+				taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
+			}
+			if j < len(ops) {
+				jop := &ops[j]
+				c.curOp = j
+				if !taken {
+					c.EIP = jop.Next
+				} else if t := jop.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+					c.EIP = t
+				} else {
+					c.jumpNear(t) // the limit/canonical checks and their #GP
+				}
+				return len(ops)
+			}
 		case fnCmpRM32:
 			a := c.R[a0] & 0xFFFFFFFF
 			b := uint64(c.ld32(op.Seg, c.ea(op)))

@@ -158,3 +158,53 @@ func TestCondMatchesFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedJccMatchesGeneric: a CMP/SUB/TEST followed by the Jcc ending its
+// TB runs as one fused handler; from random states, the pair must leave
+// the registers, EIP and EFLAGS the generic handlers leave, for every
+// condition, and a run limited to the first op must run only that op.
+func TestFusedJccMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	firsts := [][]byte{{0x39, 0xD8}, {0x83, 0xF8, 0x05}, {0x3D, 0x00, 0x00, 0x00, 0x80}, {0x29, 0xD8}, {0x83, 0xE9, 0x01},
+		{0x85, 0xD8}, {0xA9, 0x00, 0x00, 0x00, 0x80}, {0x85, 0xC0}}
+	for _, first := range firsts {
+		for cc := byte(0); cc < 16; cc++ {
+			code := cat(first, []byte{0x70 | cc, 0x10}, asm32.hlt)
+			name := fmt.Sprintf("% x", code)
+			fc, _ := testCPU(t, 1<<16, code)
+			gc, _ := testCPU(t, 1<<16, code)
+			ops := fc.findTB().Ops
+			if len(ops) != 2 || fusedFn[fastFn(&ops[0])] != ops[0].Fn || ops[1].Fn != fnJcc {
+				t.Fatalf("%s: not fused: %d ops, fn %d/%d", name, len(ops), ops[0].Fn, ops[1].Fn)
+			}
+			g0, g1 := ops[0], ops[1]
+			g0.Fn, g1.Fn = fnGeneric, fnGeneric
+			for i := 0; i < 300; i++ {
+				for n := range fc.R {
+					v := r.Uint64()
+					if r.Intn(4) == 0 {
+						v = fc.R[RAX] // equal operands
+					}
+					fc.R[n], gc.R[n] = v, v
+				}
+				l, f := randomLazy(r)
+				fc.cc, gc.cc, fc.flags, gc.flags = l, l, f, f
+				fc.EIP, gc.EIP = ops[0].EIP, ops[0].EIP
+				if n := fc.runOps(ops); n != 2 {
+					t.Fatalf("%s: runOps returned %d", name, n)
+				}
+				gc.execFast(&g0)
+				gc.execFast(&g1)
+				if fc.R != gc.R || fc.EIP != gc.EIP || fc.getFlags() != gc.getFlags() {
+					t.Fatalf("%s: fused R=%x EIP=%#x flags=%#x, generic R=%x EIP=%#x flags=%#x",
+						name, fc.R, fc.EIP, fc.getFlags(), gc.R, gc.EIP, gc.getFlags())
+				}
+				// Limited to the first op: the Jcc must not run.
+				fc.EIP = ops[0].EIP
+				if n := fc.runOps(ops[:1]); n != 1 || fc.EIP != ops[0].EIP {
+					t.Fatalf("%s: a one-op run ran the Jcc (n=%d, EIP %#x)", name, n, fc.EIP)
+				}
+			}
+		}
+	}
+}
