@@ -75,6 +75,12 @@ const (
 	fnCmpRIJcc
 	fnTestRRJcc
 	fnTestRIJcc
+
+	fnAlu8RR   // add/sub/cmp/and/or/xor/test r8, r8 (low byte registers)
+	fnTestRHI8 // test ah/ch/dh/bh, imm8
+	fnJmpRel   // jmp rel
+	fnPushR32  // push r32 with a 32-bit stack (the TB's mode flags say so)
+	fnPopR32   // pop r32 with a 32-bit stack
 )
 
 // fusedFn maps a flag-setting handler to its fused-with-Jcc form.
@@ -83,8 +89,18 @@ var fusedFn = map[uint8]uint8{fnSubRR32: fnSubRRJcc, fnSubRI32: fnSubRIJcc, fnCm
 
 // selectFast assigns handlers to the ops of a freshly translated TB.
 func selectFast(t *tb.TB) {
+	stack32 := t.Key.Flags&hfSS32 != 0 && t.Key.Flags&hfCS64 == 0
 	for i := range t.Ops {
-		t.Ops[i].Fn = fastFn(&t.Ops[i])
+		op := &t.Ops[i]
+		op.Fn = fastFn(op)
+		if stack32 && op.Prefix&pfx66 == 0 && isReg(&op.Args[0], 4) && op.Args[1].Kind == okNone {
+			switch x86asm.Op(op.Kind) {
+			case x86asm.PUSH:
+				op.Fn = fnPushR32
+			case x86asm.POP:
+				op.Fn = fnPopR32
+			}
+		}
 	}
 	if n := len(t.Ops); n >= 2 && t.Ops[n-1].Fn == fnJcc {
 		if f, ok := fusedFn[t.Ops[n-2].Fn]; ok {
@@ -155,6 +171,15 @@ func fastFn(op *tb.Op) uint8 {
 	switch k := op.Kind; {
 	case k == kJcc:
 		return fnJcc
+	case k == uint16(x86asm.JMP) && a0.Kind == okImm:
+		return fnJmpRel
+	case op.Size == 1 && isReg(a0, 1) && isReg(a1, 1):
+		switch x86asm.Op(k) {
+		case x86asm.ADD, x86asm.SUB, x86asm.CMP, x86asm.AND, x86asm.OR, x86asm.XOR, x86asm.TEST:
+			return fnAlu8RR
+		}
+	case op.Size == 1 && k == uint16(x86asm.TEST) && a0.Kind == okRegH && a1.Kind == okImm:
+		return fnTestRHI8
 	case k == uint16(x86asm.IMUL) && op.Size == 4 && r0 && r1 && a2.Kind == okNone:
 		return fnImulRR32
 	case k == uint16(x86asm.IMUL) && op.Size == 4 && r0 && r1 && a2.Kind == okImm:
@@ -522,6 +547,46 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			c.R[a0] = r
 			c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+		case fnJmpRel:
+			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+				c.EIP = t
+			} else {
+				c.jumpNear(t) // the limit/canonical checks and their #GP
+			}
+		case fnAlu8RR:
+			a, b := c.R[a0]&0xFF, c.R[a1]&0xFF
+			var r uint64
+			switch x86asm.Op(op.Kind) {
+			case x86asm.ADD:
+				r = a + b
+				c.setCC(ccAdd, 1, a, b, r, 0)
+			case x86asm.SUB, x86asm.CMP:
+				r = a - b
+				c.setCC(ccSub, 1, a, b, r, 0)
+			case x86asm.AND, x86asm.TEST:
+				r = a & b
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+			case x86asm.OR:
+				r = a | b
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+			default:
+				r = a ^ b
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+			}
+			if k := x86asm.Op(op.Kind); k != x86asm.CMP && k != x86asm.TEST {
+				c.R[a0] = c.R[a0]&^0xFF | r&0xFF
+			}
+		case fnTestRHI8:
+			c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
+		case fnPushR32:
+			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
+			c.st32(SS, sp, uint32(c.R[a0]))
+			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
+		case fnPopR32:
+			sp := c.R[RSP] & 0xFFFFFFFF
+			v := c.ld32(SS, sp)
+			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
+			c.R[a0] = uint64(v)
 		case fnImul:
 			c.imulN(op)
 		case fnMul:
