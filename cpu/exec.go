@@ -150,7 +150,31 @@ func (c *CPU) runSome(end uint64) {
 		}
 		tf := c.flags&FLAG_TF != 0 // TBs are one instruction long while TF is set
 		c.softIntRan = false
-		done := c.runTB(t, limit)
+		// Run the TB (QEMU: cpu_tb_exec), written out here rather than
+		// called: this loop runs once per TB.
+		c.curTB = t
+		if statsOn {
+			t.ExecCount++
+			c.recordHistory(t)
+		}
+		if c.Trace != nil {
+			c.Trace(c, t)
+		}
+		done := true
+		ops := t.Ops[:limit]
+		if i := c.runOps(ops); i < limit {
+			done = c.leaveTB(&ops[i], i)
+		} else {
+			c.ICount += uint64(limit)
+			if limit == len(t.Ops) {
+				if !t.LastBranch {
+					c.EIP = t.FallEIP
+				}
+			} else if last := &ops[limit-1]; !branchKinds[last.Kind] {
+				c.EIP = last.Next
+			}
+			c.curTB = nil
+		}
 		c.bpSkip = false
 		if inh {
 			c.inhibit = false
@@ -263,48 +287,22 @@ func (c *CPU) protectCode(page uint64) {
 	}
 }
 
-// runTB executes up to limit ops of t (QEMU: cpu_tb_exec). Branch handlers
-// set EIP themselves; for every other op EIP advances to op.Next when the
-// TB is left after it. It reports whether all limit ops ran (no op asked to
-// leave the TB early).
-func (c *CPU) runTB(t *tb.TB, limit int) bool {
-	c.curTB = t
-	if statsOn {
-		t.ExecCount++
-		c.recordHistory(t)
-	}
-	if c.Trace != nil {
-		c.Trace(c, t)
-	}
-	ops := t.Ops[:limit]
-	if i := c.runOps(ops); i < limit {
-		// Op i asked to leave the TB.
-		op := &ops[i]
-		c.stopTB = false
-		if c.repYield {
-			// A REP string op yields mid-way; EIP still points at it.
-			c.repYield = false
-			c.ICount += uint64(i)
-			c.yields++ // counts against the budget so long REPs can't starve the loop
-		} else {
-			c.ICount += uint64(i + 1)
-			if !branchKinds[op.Kind] {
-				c.EIP = op.Next
-			}
+// leaveTB finishes a TB that op (its i-th) asked to leave early.
+func (c *CPU) leaveTB(op *tb.Op, i int) bool {
+	c.stopTB = false
+	if c.repYield {
+		// A REP string op yields mid-way; EIP still points at it.
+		c.repYield = false
+		c.ICount += uint64(i)
+		c.yields++ // counts against the budget so long REPs can't starve the loop
+	} else {
+		c.ICount += uint64(i + 1)
+		if !branchKinds[op.Kind] {
+			c.EIP = op.Next
 		}
-		c.curTB = nil
-		return false
-	}
-	c.ICount += uint64(limit)
-	if limit == len(t.Ops) {
-		if !t.LastBranch {
-			c.EIP = t.FallEIP
-		}
-	} else if last := &ops[limit-1]; !branchKinds[last.Kind] {
-		c.EIP = last.Next
 	}
 	c.curTB = nil
-	return true
+	return false
 }
 
 // MemSpace returns the physical address space.
