@@ -81,6 +81,8 @@ const (
 	fnJmpRel   // jmp rel
 	fnPushR32  // push r32 with a 32-bit stack (the TB's mode flags say so)
 	fnPopR32   // pop r32 with a 32-bit stack
+	fnCallRel32
+	fnRet32
 )
 
 // fusedFn maps a flag-setting handler to its fused-with-Jcc form.
@@ -99,6 +101,14 @@ func selectFast(t *tb.TB) {
 				op.Fn = fnPushR32
 			case x86asm.POP:
 				op.Fn = fnPopR32
+			}
+		}
+		if stack32 && op.Prefix&pfx66 == 0 && op.Size == 4 {
+			switch {
+			case op.Kind == uint16(x86asm.CALL) && op.Args[0].Kind == okImm:
+				op.Fn = fnCallRel32
+			case op.Kind == uint16(x86asm.RET) && op.Args[0].Kind == okNone:
+				op.Fn = fnRet32
 			}
 		}
 	}
@@ -582,6 +592,25 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
 			c.st32(SS, sp, uint32(c.R[a0]))
 			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
+		case fnCallRel32:
+			// As the generic CALL: push the return address, then jump.
+			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
+			c.st32(SS, sp, uint32(op.Next))
+			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
+			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+				c.EIP = t
+			} else {
+				c.jumpNear(t)
+			}
+		case fnRet32:
+			// As the generic RET: check the target before popping.
+			sp := c.R[RSP] & 0xFFFFFFFF
+			t := uint64(c.ld32(SS, sp))
+			if t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+				c.checkNearTarget(t)
+			}
+			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
+			c.EIP = t
 		case fnPopR32:
 			sp := c.R[RSP] & 0xFFFFFFFF
 			v := c.ld32(SS, sp)

@@ -39,6 +39,7 @@ var fastForms = [][]byte{
 	{0xF6, 0xC4, 0x20}, {0xF6, 0xC7, 0x81}, // test ah/bh, imm8
 	{0xEB, 0x10}, {0xE9, 0x00, 0x01, 0x00, 0x00}, // jmp rel
 	{0x53}, {0x54}, {0x5B}, {0x5C}, // push ebx, push esp, pop ebx, pop esp
+	{0xE8, 0x00, 0x01, 0x00, 0x00}, {0xC3}, // call rel32, ret
 }
 
 // randomLazy returns an arbitrary lazy-flags state of every kind.
@@ -106,6 +107,13 @@ func TestFastHandlersMatchGeneric(t *testing.T) {
 			}
 			fc.SetSegment(DS, 0x10, 0, limit, 0xC093)
 			gc.SetSegment(DS, 0x10, 0, limit, 0xC093)
+			// and every fourth a CS limit that some branch targets exceed
+			csLimit := uint32(0xFFFFFFFF)
+			if i%4 == 2 {
+				csLimit = 0x1100 + uint32(r.Intn(0x7FFFFFFF))
+			}
+			fc.SetSegment(CS, 0x08, 0, csLimit, 0xC09B)
+			gc.SetSegment(CS, 0x08, 0, csLimit, 0xC09B)
 			ff, gf := runCatch(fc, &op), runCatch(gc, &gop)
 			if (ff == nil) != (gf == nil) || ff != nil && *ff != *gf {
 				t.Fatalf("%s: fast path fault %v, generic %v (DS limit %#x, ESI %#x)", name, ff, gf, limit, fc.R[RSI])
