@@ -80,7 +80,10 @@ func (c *CPU) alu(op *tb.Op, k x86asm.Op) {
 func (c *CPU) incdec(op *tb.Op, dec bool) {
 	sz := op.Size
 	a, la := c.rmw(op)
-	oldCF := c.getFlags() & FLAG_CF
+	var oldCF uint64
+	if c.cf() {
+		oldCF = FLAG_CF
+	}
 	var r uint64
 	if dec {
 		r = (a - 1) & sizeMask(sz)

@@ -6,12 +6,13 @@
 // # Pipeline (QEMU counterpart in brackets)
 //
 //	(*CPU).Exec                      [cpu_exec]
+//	 └ chainNext: a direct link      [goto_tb / tb_add_jump]
 //	 └ findTB: jump cache, then      [tb_find / tb_lookup]
 //	   └ lookupTB → codePhys          [tb_htable_lookup → get_page_addr_code]
 //	     └ fillTLB → walk → tlb.Fill  [tlb_fill → x86_cpu_tlb_fill → handle_mmu_fault → tlb_set_page]
 //	   └ genTB → translate → linkTB   [tb_gen_code → tb_link_page]
 //	     └ protectCode                [tlb_protect_code → cpu_physical_memory_test_and_clear_dirty]
-//	 └ runTB: switch over []tb.Op     [cpu_tb_exec]
+//	 └ runSome → runOps: specialised handlers, else the exec switch [cpu_tb_exec]
 //	 guest store to a code page → storeNotDirty → invalidate TBs [notdirty_write → tb_invalidate_phys_page_fast]
 //
 // # Goroutines and locking

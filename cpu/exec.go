@@ -88,7 +88,7 @@ func (c *CPU) Exec(budget uint64) (ex Exit) {
 		if c.ICount+c.yields >= end {
 			return Exit{Reason: ExitBudget}
 		}
-		if c.bpActive && !c.bpSkip && c.isBreakpoint(c.PC()) {
+		if debugChecks && c.bpActive && !c.bpSkip && c.isBreakpoint(c.PC()) {
 			c.bpSkip = true
 			return Exit{Reason: ExitBreakpoint}
 		}
@@ -124,8 +124,25 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
+	var prev *tb.TB    // the TB that just ran to its end, for chaining
+	var chained uint64 // entries through links, added to the shared stats on the way out
+	defer func() { c.sh.TBs.Stats.Chained += chained }()
 	for c.ICount+c.yields < end {
-		t := c.findTB()
+		var t *tb.TB
+		if prev != nil {
+			t = c.chainNext(prev)
+		}
+		if t != nil {
+			if statsOn {
+				chained++
+			}
+		} else {
+			t = c.findTB()
+			if prev != nil {
+				c.chainLink(prev, t)
+			}
+		}
+		prev = nil
 		limit := len(t.Ops)
 		inh := c.inhibit
 		if inh || c.singleStep {
@@ -133,7 +150,31 @@ func (c *CPU) runSome(end uint64) {
 		}
 		tf := c.flags&FLAG_TF != 0 // TBs are one instruction long while TF is set
 		c.softIntRan = false
-		c.runTB(t, limit)
+		// Run the TB (QEMU: cpu_tb_exec), written out here rather than
+		// called: this loop runs once per TB.
+		c.curTB = t
+		if statsOn {
+			t.ExecCount++
+			c.recordHistory(t)
+		}
+		if c.Trace != nil {
+			c.Trace(c, t)
+		}
+		done := true
+		ops := t.Ops[:limit]
+		if i := c.runOps(ops); i < limit {
+			done = c.leaveTB(&ops[i], i)
+		} else {
+			c.ICount += uint64(limit)
+			if limit == len(t.Ops) {
+				if !t.LastBranch {
+					c.EIP = t.FallEIP
+				}
+			} else if last := &ops[limit-1]; !branchKinds[last.Kind] {
+				c.EIP = last.Next
+			}
+			c.curTB = nil
+		}
 		c.bpSkip = false
 		if inh {
 			c.inhibit = false
@@ -156,8 +197,11 @@ func (c *CPU) runSome(end uint64) {
 		if c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() {
 			return
 		}
-		if c.bpActive && c.isBreakpoint(c.PC()) {
+		if debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
 			return
+		}
+		if done && limit == len(t.Ops) && !inh {
+			prev = t
 		}
 	}
 }
@@ -186,10 +230,14 @@ func (c *CPU) findTB() *tb.TB {
 	pc := c.wrapLin(csBase + c.EIP)
 	slot := tb.JCHash(pc)
 	if t := c.jc[slot]; t != nil && t.Key.PC == pc && t.Key.CSBase == csBase && t.Key.Flags == c.hflags && !t.Invalid {
-		c.sh.TBs.Stats.JCHits++
+		if statsOn {
+			c.sh.TBs.Stats.JCHits++
+		}
 		return t
 	}
-	c.sh.TBs.Stats.JCMisses++
+	if statsOn {
+		c.sh.TBs.Stats.JCMisses++
+	}
 	t := c.lookupTB(pc, csBase)
 	c.jc[slot] = t
 	return t
@@ -239,43 +287,22 @@ func (c *CPU) protectCode(page uint64) {
 	}
 }
 
-// runTB executes up to limit ops of t (QEMU: cpu_tb_exec). Branch handlers
-// set EIP themselves; for every other op EIP advances to op.Next when the
-// TB is left after it.
-func (c *CPU) runTB(t *tb.TB, limit int) {
-	c.curTB = t
-	t.ExecCount++
-	c.recordHistory(t)
-	if c.Trace != nil {
-		c.Trace(c, t)
-	}
-	ops := t.Ops[:limit]
-	for i := range ops {
-		c.curOp = i
-		op := &ops[i]
-		c.exec(op)
-		if c.stopTB {
-			c.stopTB = false
-			if c.repYield {
-				// A REP string op yields mid-way; EIP still points at it.
-				c.repYield = false
-				c.ICount += uint64(i)
-				c.yields++ // counts against the budget so long REPs can't starve the loop
-			} else {
-				c.ICount += uint64(i + 1)
-				if !branchKinds[op.Kind] {
-					c.EIP = op.Next
-				}
-			}
-			c.curTB = nil
-			return
+// leaveTB finishes a TB that op (its i-th) asked to leave early.
+func (c *CPU) leaveTB(op *tb.Op, i int) bool {
+	c.stopTB = false
+	if c.repYield {
+		// A REP string op yields mid-way; EIP still points at it.
+		c.repYield = false
+		c.ICount += uint64(i)
+		c.yields++ // counts against the budget so long REPs can't starve the loop
+	} else {
+		c.ICount += uint64(i + 1)
+		if !branchKinds[op.Kind] {
+			c.EIP = op.Next
 		}
 	}
-	c.ICount += uint64(limit)
-	if last := &ops[limit-1]; !branchKinds[last.Kind] {
-		c.EIP = last.Next
-	}
 	c.curTB = nil
+	return false
 }
 
 // MemSpace returns the physical address space.

@@ -12,6 +12,7 @@ const (
 	ccLogic             // res; CF=OF=AF=0
 	ccInc               // a + 1; CF kept in carry
 	ccDec               // a - 1; CF kept in carry
+	ccShift             // res; CF, OF and AF precomputed in carry (shifts)
 )
 
 type lazyFlags struct {
@@ -92,8 +93,26 @@ func (l *lazyFlags) arith() uint64 {
 			f |= FLAG_OF
 		}
 		f |= (a ^ 1 ^ res) & FLAG_AF
+	case ccShift:
+		f |= l.carry & (FLAG_CF | FLAG_OF | FLAG_AF)
 	}
 	return f
+}
+
+// af returns EFLAGS.AF (as its bit) without materialising the others.
+func (c *CPU) af() uint64 {
+	l := &c.cc
+	switch l.op {
+	case ccNone:
+		return c.flags & FLAG_AF
+	case ccLogic:
+		return 0
+	case ccShift:
+		return l.carry & FLAG_AF
+	case ccInc, ccDec:
+		return (l.a ^ 1 ^ l.res) & FLAG_AF
+	}
+	return (l.a ^ l.b ^ l.res) & FLAG_AF
 }
 
 // getFlags materialises EFLAGS.
@@ -130,7 +149,7 @@ func (c *CPU) cf() bool {
 		return c.flags&FLAG_CF != 0
 	case ccLogic:
 		return false
-	case ccInc, ccDec:
+	case ccInc, ccDec, ccShift:
 		return c.cc.carry&FLAG_CF != 0
 	case ccSub:
 		m := sizeMask(c.cc.size)
@@ -173,6 +192,47 @@ func (c *CPU) pf() bool {
 
 // cond evaluates condition code cc (the low nibble of Jcc/SETcc/CMOVcc).
 func (c *CPU) cond(cc uint8) bool {
+	switch l := &c.cc; l.op {
+	case ccSub:
+		if l.carry == 0 {
+			return c.condSub(cc)
+		}
+	case ccLogic, ccInc, ccDec, ccShift:
+		// ZF, SF and PF from the result; CF and OF straight from the state.
+		m := sizeMask(l.size)
+		sb := signBit(l.size)
+		res := l.res & m
+		var cf, of bool
+		switch l.op {
+		case ccInc:
+			cf, of = l.carry&FLAG_CF != 0, res == sb
+		case ccDec:
+			cf, of = l.carry&FLAG_CF != 0, res == sb-1
+		case ccShift:
+			cf, of = l.carry&FLAG_CF != 0, l.carry&FLAG_OF != 0
+		}
+		zf, sf := res == 0, res&sb != 0
+		var r bool
+		switch cc >> 1 {
+		case 0:
+			r = of
+		case 1:
+			r = cf
+		case 2:
+			r = zf
+		case 3:
+			r = cf || zf
+		case 4:
+			r = sf
+		case 5:
+			r = parityTable[res&0xFF]
+		case 6:
+			r = sf != of
+		case 7:
+			r = zf || sf != of
+		}
+		return r != (cc&1 != 0)
+	}
 	var r bool
 	switch cc >> 1 {
 	case 0: // O
@@ -191,6 +251,38 @@ func (c *CPU) cond(cc uint8) bool {
 		r = c.sf() != c.of()
 	case 7: // LE
 		r = c.zf() || c.sf() != c.of()
+	}
+	if cc&1 != 0 {
+		return !r
+	}
+	return r
+}
+
+// condSub is cond for the flags of a SUB/CMP without borrow-in, the usual
+// state before a Jcc: each condition straight from the operands.
+func (c *CPU) condSub(cc uint8) bool {
+	l := &c.cc
+	m := sizeMask(l.size)
+	sb := signBit(l.size)
+	a, b, res := l.a&m, l.b&m, l.res&m
+	var r bool
+	switch cc >> 1 {
+	case 0: // O
+		r = (a^b)&(a^res)&sb != 0
+	case 1: // B
+		r = a < b
+	case 2: // Z
+		r = res == 0
+	case 3: // BE
+		r = a < b || res == 0
+	case 4: // S
+		r = res&sb != 0
+	case 5: // P
+		r = parityTable[res&0xFF]
+	case 6: // L
+		r = (res&sb != 0) != ((a^b)&(a^res)&sb != 0)
+	case 7: // LE
+		r = res == 0 || (res&sb != 0) != ((a^b)&(a^res)&sb != 0)
 	}
 	if cc&1 != 0 {
 		return !r

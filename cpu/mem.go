@@ -97,7 +97,7 @@ func (c *CPU) lin64(seg int, off uint64, size int) uint64 {
 func (c *CPU) rd8(la uint64) uint8 {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Read == la&^0xFFF {
-		e.Hits++
+		hit(e)
 		return e.Host[la&0xFFF]
 	}
 	return uint8(c.readSlow(la, 1, c.mmuIdx))
@@ -106,7 +106,7 @@ func (c *CPU) rd8(la uint64) uint8 {
 func (c *CPU) rd16(la uint64) uint16 {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Read == la&^0xFFF && la&0xFFF <= 0xFFE {
-		e.Hits++
+		hit(e)
 		return binary.LittleEndian.Uint16(e.Host[la&0xFFF:])
 	}
 	return uint16(c.readSlow(la, 2, c.mmuIdx))
@@ -115,7 +115,7 @@ func (c *CPU) rd16(la uint64) uint16 {
 func (c *CPU) rd32(la uint64) uint32 {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Read == la&^0xFFF && la&0xFFF <= 0xFFC {
-		e.Hits++
+		hit(e)
 		return binary.LittleEndian.Uint32(e.Host[la&0xFFF:])
 	}
 	return uint32(c.readSlow(la, 4, c.mmuIdx))
@@ -124,7 +124,7 @@ func (c *CPU) rd32(la uint64) uint32 {
 func (c *CPU) rd64(la uint64) uint64 {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Read == la&^0xFFF && la&0xFFF <= 0xFF8 {
-		e.Hits++
+		hit(e)
 		return binary.LittleEndian.Uint64(e.Host[la&0xFFF:])
 	}
 	return c.readSlow(la, 8, c.mmuIdx)
@@ -133,7 +133,7 @@ func (c *CPU) rd64(la uint64) uint64 {
 func (c *CPU) wr8(la uint64, v uint8) {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Write == la&^0xFFF {
-		e.Hits++
+		hit(e)
 		e.Host[la&0xFFF] = v
 		return
 	}
@@ -143,7 +143,7 @@ func (c *CPU) wr8(la uint64, v uint8) {
 func (c *CPU) wr16(la uint64, v uint16) {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Write == la&^0xFFF && la&0xFFF <= 0xFFE {
-		e.Hits++
+		hit(e)
 		binary.LittleEndian.PutUint16(e.Host[la&0xFFF:], v)
 		return
 	}
@@ -153,7 +153,7 @@ func (c *CPU) wr16(la uint64, v uint16) {
 func (c *CPU) wr32(la uint64, v uint32) {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Write == la&^0xFFF && la&0xFFF <= 0xFFC {
-		e.Hits++
+		hit(e)
 		binary.LittleEndian.PutUint32(e.Host[la&0xFFF:], v)
 		return
 	}
@@ -163,7 +163,7 @@ func (c *CPU) wr32(la uint64, v uint32) {
 func (c *CPU) wr64(la uint64, v uint64) {
 	e := &c.tlb.E[c.mmuIdx][(la>>12)&tlb.Mask]
 	if e.Write == la&^0xFFF && la&0xFFF <= 0xFF8 {
-		e.Hits++
+		hit(e)
 		binary.LittleEndian.PutUint64(e.Host[la&0xFFF:], v)
 		return
 	}

@@ -441,6 +441,7 @@ func (c *CPU) genTB(pc, physPC uint64, host []byte) *tb.TB {
 		}
 	}
 	t.NInsns = len(t.Ops)
+	prepareTB(t)
 	if host == nil {
 		// Code outside RAM/ROM is not cached or protected.
 		return t

@@ -179,7 +179,7 @@ func cmdTBShow(ctx *Context, args []string) error {
 			ins = []insn{}
 		}
 		return ctx.EmitJSON(tbShowJSON{tbJSON: tbToJSON(x), FlagNames: tbFlagNames(x.Flags), Bytes: hexBytes(x.Bytes),
-			Insns: ins, Chained: nil})
+			Insns: ins, Chained: chainJSON(x)})
 	}
 	var pages []string
 	for _, p := range x.Pages {
@@ -191,10 +191,60 @@ func cmdTBShow(ctx *Context, args []string) error {
 	ctx.Printf("  phys_pc     %-12s pages   %s\n", hexAddr(x.PhysPC), strings.Join(pages, " "))
 	ctx.Printf("  size        %s, %s, %d-bit code\n", plural(x.Size, "byte"), plural(x.NInsns, "instruction"), x.Mode)
 	ctx.Printf("  executed    %s, generation %d\n", plural(int(x.ExecCount), "time"), x.Gen)
-	ctx.Printf("  chained     not available yet (the debug interface has no TB chaining data)\n")
+	printChain(ctx, x)
 	ctx.Printf("  guest bytes %s\n", wrapIndent(hexBytes(x.Bytes), 66, "              "))
 	printInsns(ctx, ins, ^uint64(0))
 	return nil
+}
+
+type tbExitJSON struct {
+	PC       uint64  `json:"pc"`
+	LinkedTo *uint64 `json:"linked_to"`
+}
+
+type tbChainJSON struct {
+	Exits      []tbExitJSON `json:"exits"`
+	LinkedFrom []uint64     `json:"linked_from"`
+}
+
+func chainJSON(x target.TBInfo) tbChainJSON {
+	j := tbChainJSON{Exits: []tbExitJSON{}, LinkedFrom: []uint64{}}
+	for _, e := range x.Exits {
+		ej := tbExitJSON{PC: e.PC}
+		if e.To != 0 {
+			to := e.To
+			ej.LinkedTo = &to
+		}
+		j.Exits = append(j.Exits, ej)
+	}
+	j.LinkedFrom = append(j.LinkedFrom, x.LinkedFrom...)
+	return j
+}
+
+// printChain shows the TB's direct links: where its fixed-target exits lead
+// and which TBs jump here without a lookup.
+func printChain(ctx *Context, x target.TBInfo) {
+	if len(x.Exits) == 0 {
+		ctx.Printf("  chained     no exit with a fixed target (the TB ends in an indirect or special instruction)\n")
+	}
+	for i, e := range x.Exits {
+		label := "chained    "
+		if i > 0 {
+			label = "           "
+		}
+		if e.To != 0 {
+			ctx.Printf("  %s -> %s  TB %d (direct link)\n", label, hexAddr(e.PC), e.To)
+		} else {
+			ctx.Printf("  %s -> %s  not linked (lookup)\n", label, hexAddr(e.PC))
+		}
+	}
+	if len(x.LinkedFrom) > 0 {
+		ids := make([]string, len(x.LinkedFrom))
+		for i, id := range x.LinkedFrom {
+			ids[i] = strconv.FormatUint(id, 10)
+		}
+		ctx.Printf("  linked from TB %s\n", strings.Join(ids, ", TB "))
+	}
 }
 
 func wrapIndent(s string, width int, indent string) string {
@@ -220,6 +270,8 @@ type tbStatsJSON struct {
 	SMCEvents   uint64  `json:"smc_events"`
 	JCHits      uint64  `json:"jump_cache_hits"`
 	JCMisses    uint64  `json:"jump_cache_misses"`
+	Links       uint64  `json:"links"`
+	Chained     uint64  `json:"chained_entries"`
 }
 
 func pct(a, b uint64) float64 {
@@ -233,7 +285,8 @@ func cmdTBStats(ctx *Context, _ []string) error {
 	st, n, pages := ctx.T.TBStats()
 	all := ctx.T.TBs(true)
 	j := tbStatsJSON{Valid: n, CodePages: len(pages), Lookups: st.Lookups, Hits: st.Hits, Generated: st.Generated,
-		Invalidated: st.Invalidated, Flushes: st.Flushes, SMCEvents: st.SMCEvents, JCHits: st.JCHits, JCMisses: st.JCMisses}
+		Invalidated: st.Invalidated, Flushes: st.Flushes, SMCEvents: st.SMCEvents, JCHits: st.JCHits, JCMisses: st.JCMisses,
+		Links: st.Links, Chained: st.Chained}
 	for _, x := range all {
 		if x.Invalid {
 			j.DeadKept++
@@ -261,6 +314,7 @@ func cmdTBStats(ctx *Context, _ []string) error {
 	ctx.Printf("\nStatistics:\n")
 	ctx.Printf("  TB lookups          %d (%d hits, %.1f%%)\n", j.Lookups, j.Hits, pct(j.Hits, j.Lookups))
 	ctx.Printf("  jump cache          %d hits, %d misses (%.1f%% hits)\n", j.JCHits, j.JCMisses, pct(j.JCHits, j.JCHits+j.JCMisses))
+	ctx.Printf("  TB chaining         %d links made, %d entries through a link\n", j.Links, j.Chained)
 	ctx.Printf("  TBs generated       %d\n", j.Generated)
 	ctx.Printf("  TBs invalidated     %d\n", j.Invalidated)
 	ctx.Printf("  TB flushes          %d\n", j.Flushes)

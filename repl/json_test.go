@@ -113,12 +113,16 @@ var jsonCases = []struct {
 		"io":     arrNE{map[string]any{"start": "number", "end": "number", "name": "string"}}}},
 	{"tb list -all -json", atBreak, map[string]any{"total": "number", "tbs": arrNE{tbSchema}}},
 	{"tb show 1 -json", atBreak, merge(tbSchema, map[string]any{"flag_names": "string", "bytes": "string",
-		"disassembly": arrNE{insnSchema}, "chained": "null"})},
+		"disassembly": arrNE{insnSchema}, "chained": map[string]any{"exits": arr{map[string]any{"pc": "number", "linked_to": "number"}},
+			"linked_from": arr{"number"}}})},
+	{"tb show 14 -json", atBreak, merge(tbSchema, map[string]any{"flag_names": "string", "bytes": "string",
+		"disassembly": arrNE{insnSchema}, "chained": map[string]any{"exits": arrNE{map[string]any{"pc": "number", "linked_to": "number"}},
+			"linked_from": arrNE{"number"}}})},
 	{"tb stats -json", atBreak, map[string]any{"valid": "number", "code_pages": "number", "guest_bytes": "number",
 		"guest_insns": "number", "avg_bytes": "number", "avg_insns": "number", "max_bytes": "number", "max_insns": "number",
 		"invalidated_kept": "number", "lookups": "number", "hits": "number", "generated": "number",
 		"invalidated": "number", "flushes": "number", "smc_events": "number", "jump_cache_hits": "number",
-		"jump_cache_misses": "number"}},
+		"jump_cache_misses": "number", "links": "number", "chained_entries": "number"}},
 	{"info exec-history -json", atBreak, map[string]any{"cpu": "number", "history": arrNE{map[string]any{
 		"age": "number", "id": "number", "known": "bool", "pc": "number", "insns": "number", "valid": "bool"}}}},
 	{"tlb dump -all -json", atBreak, map[string]any{"cpu": "number", "entries": arrNE{map[string]any{

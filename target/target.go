@@ -620,12 +620,39 @@ type TBInfo struct {
 	Invalid   bool
 	Why       string
 	Gen       uint64
+	// Chaining: the exits whose target is fixed at translation, and the
+	// TBs that jump here directly.
+	Exits      []TBExit
+	LinkedFrom []uint64
+}
+
+// TBExit is one exit of a TB with a translation-time target.
+type TBExit struct {
+	PC uint64 // linear address of the target
+	To uint64 // ID of the TB it is linked to, 0 if not linked
 }
 
 func tbInfo(x *tb.TB) TBInfo {
-	return TBInfo{ID: x.ID, PC: x.Key.PC, CSBase: x.Key.CSBase, Flags: x.Key.Flags, PhysPC: x.Key.PhysPC,
+	i := TBInfo{ID: x.ID, PC: x.Key.PC, CSBase: x.Key.CSBase, Flags: x.Key.Flags, PhysPC: x.Key.PhysPC,
 		Pages: x.Pages(), Size: x.Size, Bytes: append([]byte(nil), x.Bytes...), NInsns: x.NInsns, Mode: x.Mode,
 		ExecCount: x.ExecCount, Invalid: x.Invalid, Why: x.InvalidatedBy, Gen: x.Gen}
+	for j, eip := range x.JmpEIP {
+		if eip == tb.NoJmp {
+			continue
+		}
+		e := TBExit{PC: x.Key.CSBase + eip}
+		if x.Mode != 64 {
+			e.PC &= 0xFFFFFFFF
+		}
+		if to := x.Jmp[j]; to != nil {
+			e.To = to.ID
+		}
+		i.Exits = append(i.Exits, e)
+	}
+	for _, f := range x.JmpFrom {
+		i.LinkedFrom = append(i.LinkedFrom, f.ID)
+	}
+	return i
 }
 
 // TBs lists valid TBs and (with dead) the recently invalidated ones.

@@ -50,6 +50,7 @@ type Op struct {
 	Base   uint8  // memory operand base register, 0xFF if none
 	Index  uint8  // memory operand index register, 0xFF if none
 	Scale  uint8
+	Fn     uint8 // cpu-defined specialised handler chosen at translation (0: generic)
 	Args   [3]Operand
 	Disp   int64
 	Imm    uint64
@@ -84,6 +85,66 @@ type TB struct {
 	Gen uint64
 	// InvalidatedBy describes why the TB was dropped ("smc 0x1234", "flush").
 	InvalidatedBy string
+
+	// Chaining (QEMU: jmp_target_arg, tb_add_jump). An exit whose target
+	// is fixed at translation (a direct JMP/CALL, the taken and not-taken
+	// sides of a Jcc or LOOP) has its target offset in CS in JmpEIP[i]
+	// (NoJmp otherwise). Jmp[i] is the TB that exit was found to lead to,
+	// linked only when both blocks lie in the same single physical page;
+	// the executor then enters Jmp[i] without a lookup. JmpFrom lists the
+	// TBs linking here, so invalidating either end drops the link.
+	JmpEIP  [2]uint64
+	Jmp     [2]*TB
+	JmpFrom []*TB
+
+	// LastBranch: the last op sets EIP itself; otherwise EIP becomes
+	// FallEIP when the whole TB has run (cpu-maintained).
+	LastBranch bool
+	FallEIP    uint64
+}
+
+// NoJmp marks an exit without a translation-time target.
+const NoJmp = ^uint64(0)
+
+// CanLink reports whether exit i of from may be linked to to: both are
+// in the table, one page each, on the same linear and physical page.
+func CanLink(from *TB, i int, to *TB) bool {
+	return from.JmpEIP[i] != NoJmp && from.Jmp[i] == nil && from.ID != 0 && to.ID != 0 &&
+		!from.Invalid && !to.Invalid && from.Page2 == NoPage && to.Page2 == NoPage &&
+		from.Key.PC&^0xFFF == to.Key.PC&^0xFFF && from.Key.PhysPC&^0xFFF == to.Key.PhysPC&^0xFFF
+}
+
+// Link makes exit i of from lead straight to to (the caller checked
+// CanLink and that the exit's target is to's PC).
+func (c *Cache) Link(from *TB, i int, to *TB) {
+	from.Jmp[i] = to
+	to.JmpFrom = append(to.JmpFrom, from)
+	c.Stats.Links++
+}
+
+// unlink drops every link into and out of t.
+func unlink(t *TB) {
+	for _, f := range t.JmpFrom {
+		for i := range f.Jmp {
+			if f.Jmp[i] == t {
+				f.Jmp[i] = nil
+			}
+		}
+	}
+	t.JmpFrom = nil
+	for i, to := range t.Jmp {
+		if to == nil {
+			continue
+		}
+		l := to.JmpFrom
+		for j, x := range l {
+			if x == t {
+				to.JmpFrom = append(l[:j], l[j+1:]...)
+				break
+			}
+		}
+		t.Jmp[i] = nil
+	}
 }
 
 // Pages returns the physical pages the block was built from.
@@ -105,6 +166,8 @@ type Stats struct {
 	SMCEvents   uint64 // stores that hit a code page and invalidated TBs
 	JCHits      uint64 // jump-cache hits (maintained by the cpu)
 	JCMisses    uint64
+	Links       uint64 // direct links made between TBs (chaining)
+	Chained     uint64 // TB entries through a link (no lookup; maintained by the cpu)
 }
 
 // HistorySize is how many invalidated TBs are kept for inspection.
@@ -182,6 +245,7 @@ func (c *Cache) InvalidatePage(pa uint64, why string) int {
 func (c *Cache) invalidate(t *TB, why string) {
 	t.Invalid = true
 	t.InvalidatedBy = why
+	unlink(t)
 	if c.table[t.Key] == t {
 		delete(c.table, t.Key)
 	}
@@ -213,6 +277,9 @@ func (c *Cache) Flush() {
 	for _, t := range c.table {
 		t.Invalid = true
 		t.InvalidatedBy = "flush"
+	}
+	for _, t := range c.table {
+		unlink(t)
 	}
 	clear(c.table)
 	clear(c.pages)

@@ -153,3 +153,54 @@ func TestJumpCache(t *testing.T) {
 		}
 	}
 }
+
+// Links: CanLink allows only same-page, single-page, valid, tabled TBs with
+// a free fixed-target exit; invalidating either end or flushing drops them.
+func TestLinkAndUnlink(t *testing.T) {
+	c := NewCache()
+	a := newTB(0x1000, 0x1000, NoPage)
+	b := newTB(0x1040, 0x1040, NoPage)
+	far := newTB(0x3000, 0x3000, NoPage)
+	cross := newTB(0x1FF0, 0x1FF0, 0x2000)
+	for _, x := range []*TB{a, b, far, cross} {
+		x.JmpEIP = [2]uint64{0x1040, NoJmp}
+		c.Insert(x)
+	}
+	if !CanLink(a, 0, b) || CanLink(a, 1, b) || CanLink(a, 0, far) || CanLink(a, 0, cross) || CanLink(cross, 0, b) {
+		t.Fatal("CanLink accepts a link it must refuse, or refuses a.0 -> b")
+	}
+	if CanLink(a, 0, newTB(0x1040, 0x1040, NoPage)) {
+		t.Fatal("CanLink accepts a TB that is not in the table")
+	}
+	c.Link(a, 0, b)
+	if CanLink(a, 0, b) {
+		t.Fatal("CanLink accepts an exit that is already linked")
+	}
+	if a.Jmp[0] != b || len(b.JmpFrom) != 1 || b.JmpFrom[0] != a || c.Stats.Links != 1 {
+		t.Fatalf("after Link: a.Jmp %v, b.JmpFrom %v", a.Jmp, b.JmpFrom)
+	}
+	// invalidating the target drops the link into it
+	c.InvalidatePage(0x1000, "smc")
+	if a.Jmp[0] != nil || len(b.JmpFrom) != 0 {
+		t.Fatalf("after invalidation: a.Jmp %v, b.JmpFrom %v", a.Jmp, b.JmpFrom)
+	}
+	// invalidating the source drops its link out of the target's list
+	a2 := newTB(0x1000, 0x1000, NoPage)
+	b2 := newTB(0x1040, 0x1040, NoPage)
+	a2.JmpEIP = [2]uint64{0x1040, NoJmp}
+	c.Insert(a2)
+	c.Insert(b2)
+	c.Link(a2, 0, b2)
+	c.invalidate(a2, "test")
+	if len(b2.JmpFrom) != 0 || a2.Jmp[0] != nil {
+		t.Fatalf("after invalidating the source: b2.JmpFrom %v a2.Jmp %v", b2.JmpFrom, a2.Jmp)
+	}
+	a3 := newTB(0x1000, 0x1000, NoPage)
+	a3.JmpEIP = [2]uint64{0x1040, NoJmp}
+	c.Insert(a3)
+	c.Link(a3, 0, b2)
+	c.Flush()
+	if a3.Jmp[0] != nil || len(b2.JmpFrom) != 0 {
+		t.Fatal("Flush left links")
+	}
+}

@@ -156,6 +156,26 @@ func TestStats(t *testing.T) {
 	}
 }
 
+// TestCPUProfile: -cpuprofile writes a pprof profile (gzip-compressed
+// protobuf) of the run; an unwritable path is a clear error.
+func TestCPUProfile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cpu.prof")
+	if st, _, errs := runMain(t, "run", "-cpuprofile", p); st != 0 {
+		t.Fatalf("status %d: %s", st, errs)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("profile is not gzip data (%d bytes)", len(data))
+	}
+	st, _, errs := runMain(t, "run", "-cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir", "p"))
+	if st != 2 || !strings.Contains(errs, "-cpuprofile") {
+		t.Fatalf("unwritable profile: status %d, stderr %q", st, errs)
+	}
+}
+
 // echoROM echoes COM1 input bytes until it reads 'q', then exits with 5.
 func echoROM() []byte {
 	echo := []byte{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type options struct {
 	script, report                string
 	debugItems, debugFile         string
 	stats                         bool
+	cpuProfile                    string
 	reboot, noReboot              bool
 	demo                          bool
 	symbols                       []string
@@ -101,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.stats, "stats", false, "print execution statistics at exit")
 	fs.StringVar(&o.watchdog, "watchdog", "1G", "stop with the hang analysis when every running vCPU has spun in place for `N` instructions (K/M/G suffixes; 0: off)")
 	fs.DurationVar(&o.hangTimeout, "hang-timeout", 10*time.Second, "print the hang analysis when no vCPU finishes a turn for `DURATION` (the emulator is stuck; 0: off)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the emulator to `FILE` (go tool pprof)")
 	fs.BoolVar(&o.reboot, "reboot", false, "reset the machine on a triple fault (PC behaviour) instead of stopping")
 	fs.BoolVar(&o.noReboot, "no-reboot", false, "QEMU compatibility: a triple fault stops the run with status 0 (QEMU's -no-reboot exit) instead of 2")
 	fs.Func("symbols", "load guest symbols/DWARF from `FILE[@OFFSET]` (repeatable; an ELF kernel's own are loaded automatically)",
@@ -276,6 +279,20 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	}
 	if o.hangTimeout > 0 {
 		defer m.StartHostWatchdog(o.hangTimeout, stderr)()
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return 2, errorf("-cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return 2, errorf("-cpuprofile: %v", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	start := time.Now()
 	if o.stats {

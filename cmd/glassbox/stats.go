@@ -31,6 +31,9 @@ func writeStats(w io.Writer, m *machine.Machine, wall time.Duration) {
 	if jc > 0 {
 		fmt.Fprintf(w, "  jump-cache hit rate %.2f%% (%d of %d)\n", 100*float64(st.JCHits)/float64(jc), st.JCHits, jc)
 	}
+	if st.Links > 0 || st.Chained > 0 {
+		fmt.Fprintf(w, "  TB chaining         %d links made, %d TB entries through a link\n", st.Links, st.Chained)
+	}
 	if st.Lookups > 0 {
 		fmt.Fprintf(w, "  TB-table hit rate   %.2f%% (%d of %d)\n", 100*float64(st.Hits)/float64(st.Lookups), st.Hits, st.Lookups)
 	}
