@@ -37,6 +37,13 @@ func (t *Table) frameOf(ev *evaluator, u *uframe) Frame {
 // frames (see inline.go), then u itself.
 func (t *Table) framesOf(ev *evaluator, u *uframe, enter bool) []Frame {
 	real := t.frameOf(ev, u)
+	if b := t.tailInline(u); b != nil {
+		real.Func, real.FuncAddr, real.Args = b.name, b.entry, nil
+		for _, p := range b.params {
+			real.Args = append(real.Args, t.arg(ev, u, p, 0))
+		}
+		return []Frame{real}
+	}
 	chain, skipped := t.inlineFrames(u, enter)
 	if len(chain) == 0 && skipped == nil {
 		return []Frame{real}

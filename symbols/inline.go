@@ -23,8 +23,9 @@ package symbols
 // is what gdb 13 takes for the entry) or, in units whose blocks have
 // several ranges, when the pc starts one of its ranges and the byte before
 // belongs to neither the block nor a block inside it. Frames of tail calls
-// (tailcall.go) get no inline frames: gdb shows the function that made the
-// tail call.
+// (tailcall.go) get no inline frames: a tail call made in an inlined call
+// shows as one tail-call frame of the inlined function (the innermost at
+// the tail call), with its arguments.
 
 import (
 	"debug/dwarf"
@@ -215,6 +216,19 @@ func (t *Table) inlineFrames(u *uframe, enter bool) (shown []*inlineBlock, skipp
 		}
 	}
 	return chain, skipped
+}
+
+// tailInline returns the innermost inlined call containing the tail call
+// of the tail-call frame u (nil when u is not one, or the tail call is
+// not in an inlined call).
+func (t *Table) tailInline(u *uframe) *inlineBlock {
+	if !u.tail || u.fn == nil {
+		return nil
+	}
+	if chain := u.fn.inlineChain(u.lookupPC); len(chain) > 0 {
+		return chain[0]
+	}
+	return nil
 }
 
 // callSal is where the inlined call b is: its DW_AT_call_file and

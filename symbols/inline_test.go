@@ -40,6 +40,11 @@ var inlineStops = []stop{
 	{cmds: []string{"delete", "break *@bump.entry", "continue"}},
 	{cmds: []string{"delete", "break *@bump#2", "continue"}},
 	{cmds: []string{"stepi"}},
+	// leaf_t, reached by a tail call from the inlined tail_in at -O2.
+	{cmds: []string{"delete", "break leaf_t", "continue"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"delete", "break hop", "continue"}, notStep: true},
+	{cmds: []string{"stepi"}},
 	// Stops at each write of sink from the start of one: a watchpoint
 	// stop that lands where an inlined call starts shows the caller.
 	{cmds: []string{"delete", "break *@one", "continue", "delete", "watch sink", "continue"}, notStep: true},

@@ -7,8 +7,10 @@
  *   kmain -> mid => outer => inner -> leaf      two levels, nested
  *   kmain -> mid => twice => bump (x2)          an inlined function inlined
  *                                               twice into another
+ *   kmain -> mid -> hop => tail_in ~> leaf_t    a tail call (at -O2) made in
+ *                                               an inlined call
  *
- * ("->" is a call, "=>" an inlined call.) kmain calls mid forever, so that
+ * ("->" is a call, "=>" an inlined call, "~>" a tail call.) kmain calls mid forever, so that
  * every breakpoint is hit again.
  */
 
@@ -61,6 +63,24 @@ INLINE int twice(int k)
 	return sink;
 }
 
+NOINLINE int leaf_t(int v)
+{
+	sink = v;
+	return sink * 2;
+}
+
+INLINE int tail_in(int v)
+{
+	sink = v;
+	return leaf_t(v + 3);
+}
+
+/* At -O2 the call of leaf_t is a tail call made in the inlined tail_in. */
+NOINLINE int hop(int v)
+{
+	return tail_in(v * 2);
+}
+
 NOINLINE int mid(int n)
 {
 	int r;
@@ -68,6 +88,7 @@ NOINLINE int mid(int n)
 	r = one(n, &table[n & 3]);
 	r += outer(n + 2);
 	r += twice(r);
+	r += hop(r);
 	return r;
 }
 
