@@ -59,6 +59,10 @@ type cunit struct {
 	hasLoclist bool
 	lines      *lineTable
 	linesOK    bool
+	// blockMap: some function, lexical block or inlined call of the unit
+	// has several address ranges (gdb then keeps an address map of the
+	// unit's blocks, which tells where a block's ranges are entered).
+	blockMap bool
 }
 
 type cuRange struct {
@@ -80,6 +84,8 @@ type function struct {
 	// a complete list can rule out other paths through the function.
 	tailCalls    []*callSite
 	allTailCalls bool
+	// inlines are the inlined calls in the function, at any depth.
+	inlines []*inlineBlock
 }
 
 type param struct {
@@ -296,7 +302,7 @@ func (cu *cunit) load() error {
 		return err
 	}
 	rdr := img.dw.Reader()
-	cu.walk(tree, nil, rdr)
+	cu.walk(tree, nil, nil, rdr)
 	sort.SliceStable(cu.funcs, func(i, j int) bool { return cu.funcs[i].ranges[0][0] < cu.funcs[j].ranges[0][0] })
 	return nil
 }
@@ -310,7 +316,7 @@ func rawEntry(rdr *dwarf.Reader, off dwarf.Offset) *dwarf.Entry {
 	return e
 }
 
-func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
+func (cu *cunit) walk(n *godwarf.Tree, fn *function, blk *inlineBlock, rdr *dwarf.Reader) {
 	img := cu.img
 	if n.Tag == dwarf.TagVariable || n.Tag == dwarf.TagFormalParameter {
 		if f := n.AttrField(dwarf.AttrLocation); f != nil && (f.Class == dwarf.ClassLocList || f.Class == dwarf.ClassLocListPtr) {
@@ -337,6 +343,9 @@ func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 		} else {
 			f.entry = n.Ranges[0][0]
 		}
+		if rngs, err := img.dw.Ranges(raw); err == nil && len(rngs) > 1 {
+			cu.blockMap = true
+		}
 		f.frameBase = raw.AttrField(dwarf.AttrFrameBase)
 		for _, a := range []dwarf.Attr{attrCallAllCalls, attrCallAllTailCalls, attrGNUAllCallSites, attrGNUAllTailCallSites} {
 			if b, ok := raw.Val(a).(bool); ok && b {
@@ -349,25 +358,24 @@ func (cu *cunit) walk(n *godwarf.Tree, fn *function, rdr *dwarf.Reader) {
 			if c.Tag != dwarf.TagFormalParameter {
 				continue
 			}
-			p := &param{loc: c.AttrField(dwarf.AttrLocation)}
-			if p.loc == nil {
-				switch v := c.Val(dwarf.AttrConstValue).(type) {
-				case int64, []byte:
-					p.constVal = v
-				}
-			}
-			p.name, _ = c.Val(dwarf.AttrName).(string)
-			p.typeOff, p.hasType = c.Val(dwarf.AttrType).(dwarf.Offset)
-			f.params = append(f.params, p)
+			f.params = append(f.params, paramOf(c))
 		}
 		cu.funcs = append(cu.funcs, f)
-		fn = f
+		fn, blk = f, nil
+	case dwarf.TagInlinedSubroutine:
+		blk = cu.addInline(n, fn, blk, rdr)
+	case dwarf.TagLexDwarfBlock:
+		if raw := rawEntry(rdr, n.Offset); raw != nil {
+			if rngs, err := img.dw.Ranges(raw); err == nil && len(rngs) > 1 {
+				cu.blockMap = true
+			}
+		}
 	case tagCallSite, tagGNUCallSite:
 		cu.addCallSite(n, fn, rdr)
 		return
 	}
 	for _, c := range n.Children {
-		cu.walk(c, fn, rdr)
+		cu.walk(c, fn, blk, rdr)
 	}
 }
 

@@ -504,8 +504,9 @@ func (ev *evaluator) verifyNoSelfTailcall(addr uint64) error {
 }
 
 // paramValues computes a parameter's current value and its entry value
-// (gdb's read_frame_arg with "print entry-values default").
-func (ev *evaluator) paramValues(u *uframe, p *param, size int) (val value, entry *value) {
+// (gdb's read_frame_arg with "print entry-values default"); funcEntry is
+// the entry of the function p belongs to, 0 for no entry value.
+func (ev *evaluator) paramValues(u *uframe, p *param, size int, funcEntry uint64) (val value, entry *value) {
 	cu := u.fn.cu
 	if p.loc == nil && p.constVal != nil {
 		// DW_AT_const_value: the value itself, in the target's byte
@@ -530,7 +531,10 @@ func (ev *evaluator) paramValues(u *uframe, p *param, size int) (val value, entr
 	}
 	// The entry value: the location at the function's entry must be a
 	// register or DW_OP_fbreg, resolved through the caller's call site.
-	eexpr, err := ev.locExpr(cu, p.loc, u.funcStart)
+	if funcEntry == 0 {
+		return val, nil
+	}
+	eexpr, err := ev.locExpr(cu, p.loc, funcEntry)
 	if err != nil {
 		return val, nil
 	}

@@ -27,13 +27,52 @@ func (t *Table) frameOf(ev *evaluator, u *uframe) Frame {
 	f.PrintPC = !s.ok || u.pc != s.pc || !s.stmt
 	if u.fn != nil {
 		for _, p := range u.fn.params {
-			f.Args = append(f.Args, t.arg(ev, u, p))
+			f.Args = append(f.Args, t.arg(ev, u, p, u.funcStart))
 		}
 	}
 	return f
 }
 
-func (t *Table) arg(ev *evaluator, u *uframe, p *param) Arg {
+// framesOf returns the frames shown for the unwound frame u: its inline
+// frames (see inline.go), then u itself.
+func (t *Table) framesOf(ev *evaluator, u *uframe, enter bool) []Frame {
+	real := t.frameOf(ev, u)
+	if b := t.tailInline(u); b != nil {
+		real.Func, real.FuncAddr, real.Args = b.name, b.entry, nil
+		for _, p := range b.params {
+			real.Args = append(real.Args, t.arg(ev, u, p, 0))
+		}
+		return []Frame{real}
+	}
+	chain, skipped := t.inlineFrames(u, enter)
+	if len(chain) == 0 && skipped == nil {
+		return []Frame{real}
+	}
+	var out []Frame
+	inside := skipped // the inlined call the next frame out stands at
+	for i, b := range chain {
+		f := Frame{PC: u.pc, Func: b.name, FuncAddr: b.entry, CFA: real.CFA, Regs: real.Regs, Inline: true}
+		if i == 0 && inside == nil {
+			f.File, f.Line, f.PrintPC = real.File, real.Line, real.PrintPC
+		} else {
+			f.File, f.Line = inside.callSal()
+		}
+		for _, p := range b.params {
+			// gdb shows no entry values for an inlined call's
+			// arguments.
+			f.Args = append(f.Args, t.arg(ev, u, p, 0))
+		}
+		out = append(out, f)
+		inside = b
+	}
+	real.File, real.Line = inside.callSal()
+	real.PrintPC = false
+	return append(out, real)
+}
+
+// arg computes a parameter of u's function (entry is its entry address)
+// or of one of its inlined calls (entry is 0: no entry value).
+func (t *Table) arg(ev *evaluator, u *uframe, p *param, entry uint64) Arg {
 	a := Arg{Name: p.name}
 	img := u.fn.cu.img
 	var typ godwarf.Type
@@ -46,16 +85,16 @@ func (t *Table) arg(ev *evaluator, u *uframe, p *param) Arg {
 		}
 	}
 	size := int(typeSize(typ, u.ptrSize()))
-	val, entry := ev.paramValues(u, p, size)
+	val, entryVal := ev.paramValues(u, p, size, entry)
 	a.Value = t.formatValue(ev, u, typ, val)
-	if entry != nil {
+	if entryVal != nil {
 		switch {
-		case entry.err != nil:
-			a.Entry = "<error: " + entry.err.Error() + ">"
-		case val.err == nil && bytes.Equal(val.bytes, entry.bytes):
+		case entryVal.err != nil:
+			a.Entry = "<error: " + entryVal.err.Error() + ">"
+		case val.err == nil && bytes.Equal(val.bytes, entryVal.bytes):
 			a.EntryEqual = true
 		default:
-			a.Entry = t.formatValue(ev, u, typ, *entry)
+			a.Entry = t.formatValue(ev, u, typ, *entryVal)
 		}
 	}
 	return a

@@ -44,6 +44,15 @@ type guest struct {
 	stops []stop
 	// prebuilt, when set, builds the guest instead of gcc in testdata/.
 	prebuilt func(t *testing.T, dir string) string
+	// resolve, when set, rewrites a gdb command for the built ELF file.
+	resolveCmd func(t *testing.T, elf, cmd string) string
+}
+
+func (g guest) resolve(t *testing.T, elf, cmd string) string {
+	if g.resolveCmd == nil {
+		return cmd
+	}
+	return g.resolveCmd(t, elf, cmd)
 }
 
 func guestBuild(kind string, opt int) guest {
@@ -94,25 +103,29 @@ func (g guest) build(t *testing.T, dir string, extra ...string) string {
 // stop is one gdb stop: the commands that reach it.
 type stop struct {
 	cmds []string
+	// notStep: the stop is not a single step or a breakpoint at an
+	// address (a watchpoint, a breakpoint on a function name), so gdb
+	// does not enter inlined calls starting at the pc.
+	notStep bool
 }
 
 var stops = []stop{
-	{[]string{"break *level2", "continue"}},
-	{[]string{"break *in_regs", "continue"}},
-	{[]string{"stepi"}},
-	{[]string{"break deep_function", "continue"}},
-	{[]string{"stepi"}},
-	{[]string{"stepi 3"}},
-	{[]string{"break *bump", "continue"}},
-	{[]string{"break tick", "continue"}},
-	{[]string{"stepi"}},
-	{[]string{"finish"}},
-	{[]string{"stepi"}},
-	{[]string{"stepi"}},
-	{[]string{"finish"}},
-	{[]string{"break square", "continue"}},
-	{[]string{"stepi 2"}},
-	{[]string{"finish"}},
+	{cmds: []string{"break *level2", "continue"}},
+	{cmds: []string{"break *in_regs", "continue"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"break deep_function", "continue"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"stepi 3"}},
+	{cmds: []string{"break *bump", "continue"}},
+	{cmds: []string{"break tick", "continue"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"finish"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"stepi"}},
+	{cmds: []string{"finish"}},
+	{cmds: []string{"break square", "continue"}},
+	{cmds: []string{"stepi 2"}},
+	{cmds: []string{"finish"}},
 }
 
 func (g guest) stopList() []stop {
@@ -187,7 +200,7 @@ func runGDB(t *testing.T, g guest, elf, dir string) []capture {
 	}
 	for i, s := range g.stopList() {
 		for _, c := range s.cmds {
-			script.WriteString(c + "\n")
+			script.WriteString(g.resolve(t, elf, c) + "\n")
 		}
 		fmt.Fprintf(&script, "echo @@BT %d@@\\n\nbt\necho @@REGS@@\\n\ninfo registers\n", i)
 		for j, r := range ranges {
@@ -343,7 +356,7 @@ func compareWithGDB(t *testing.T, g guest) {
 	}
 	for i, c := range caps {
 		mem := dumpMemory{chunks: c.mem, fallback: tab.FileMemory()}
-		frames, err := tab.Backtrace(mem, c.regsFor(g.bits), 0)
+		frames, err := tab.BacktraceWith(mem, c.regsFor(g.bits), 0, Options{EnterInline: !stops[i].notStep})
 		if err != nil {
 			t.Fatalf("stop %d: %v", i, err)
 		}
@@ -360,16 +373,16 @@ func compareWithGDB(t *testing.T, g guest) {
 
 // tailStops stop testdata/tail.c in functions reached through tail calls.
 var tailStops = []stop{
-	{[]string{"break leaf1", "continue"}},     // one_hop is a tail-call frame
-	{[]string{"stepi"}},                       // same, inside leaf1
-	{[]string{"break *two_b", "continue"}},    // two_a, at two_b's first insn
-	{[]string{"break *leaf2", "continue"}},    // two_b and two_a
-	{[]string{"stepi 2"}},                     // inside leaf2
-	{[]string{"break *amb_join", "continue"}}, // ambiguous: amb_top only
-	{[]string{"break leaf3", "continue"}},     // ambiguous: amb_join and amb_top only
-	{[]string{"break leaf4", "continue"}},     // outer above the real frame inner
-	{[]string{"finish"}},                      // in inner, outer above it
-	{[]string{"break leaf5", "continue"}},     // two ways to leaf5: no frames; self tail calls
+	{cmds: []string{"break leaf1", "continue"}},     // one_hop is a tail-call frame
+	{cmds: []string{"stepi"}},                       // same, inside leaf1
+	{cmds: []string{"break *two_b", "continue"}},    // two_a, at two_b's first insn
+	{cmds: []string{"break *leaf2", "continue"}},    // two_b and two_a
+	{cmds: []string{"stepi 2"}},                     // inside leaf2
+	{cmds: []string{"break *amb_join", "continue"}}, // ambiguous: amb_top only
+	{cmds: []string{"break leaf3", "continue"}},     // ambiguous: amb_join and amb_top only
+	{cmds: []string{"break leaf4", "continue"}},     // outer above the real frame inner
+	{cmds: []string{"finish"}},                      // in inner, outer above it
+	{cmds: []string{"break leaf5", "continue"}},     // two ways to leaf5: no frames; self tail calls
 }
 
 // TestTailCallFramesMatchGDB: gdb shows functions that left through a tail
@@ -402,10 +415,10 @@ func TestTailCallFramesMatchGDB(t *testing.T) {
 func TestCrashGuestMatchesGDB(t *testing.T) {
 	needTools(t, "gcc", "gdb", "bash")
 	g := guest{name: "crash", bits: 32, stops: []stop{
-		{[]string{"break *'load_config.constprop.0'", "continue"}},
-		{[]string{"break *'sum_fields.constprop.0'", "continue"}},
-		{[]string{"stepi 4"}},
-		{[]string{"break read_field", "continue"}},
+		{cmds: []string{"break *'load_config.constprop.0'", "continue"}},
+		{cmds: []string{"break *'sum_fields.constprop.0'", "continue"}},
+		{cmds: []string{"stepi 4"}},
+		{cmds: []string{"break read_field", "continue"}},
 	}}
 	g.prebuilt = func(t *testing.T, dir string) string {
 		cmd := exec.Command("bash", "../guests/crash/build.sh", dir)

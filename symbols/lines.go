@@ -21,8 +21,13 @@ import (
 // same address keep their is_stmt flag.
 type lineTable struct {
 	files []string // display names, as gdb shows them
-	paths []string // where to read each file's source
-	rows  []lineRow
+	// names are the file names of the line program by DWARF file index
+	// (from 1 before DWARF 5), as the compiler wrote them; display turns
+	// one into the name gdb shows.
+	names   []string
+	display func(string) string
+	paths   []string // where to read each file's source
+	rows    []lineRow
 }
 
 type lineRow struct {
@@ -97,10 +102,15 @@ func (cu *cunit) buildLineTable() *lineTable {
 	if !path.IsAbs(primary) && cu.compDir != "" {
 		primaryAbs = path.Join(cu.compDir, primary)
 	}
-	addSubfile := func(name string) int {
+	lt.names = names
+	lt.display = func(name string) string {
 		if name == primary || path.IsAbs(name) && primaryAbs != "" && name == primaryAbs {
-			name = primary
+			return primary
 		}
+		return name
+	}
+	addSubfile := func(name string) int {
+		name = lt.display(name)
 		if i, ok := byName[name]; ok {
 			return i
 		}
@@ -229,6 +239,18 @@ func (cu *cunit) buildLineTable() *lineTable {
 		return a.addr < b.addr
 	})
 	return lt
+}
+
+// fileName returns the display name of the line program's file number i
+// (a DW_AT_decl_file or DW_AT_call_file), "" when there is none.
+func (lt *lineTable) fileName(i int64, version int) string {
+	if version < 5 {
+		i--
+	}
+	if i < 0 || i >= int64(len(lt.names)) || lt.display == nil {
+		return ""
+	}
+	return lt.display(lt.names[i])
 }
 
 // find is gdb's find_pc_sect_line on one unit.

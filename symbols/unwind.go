@@ -39,6 +39,10 @@ type Frame struct {
 	// tail call, put back from the call-site DWARF like gdb does (PC is
 	// its tail call site's return address).
 	TailCall bool
+	// Inline marks an inline frame: a call of an inlined function, shown
+	// in front of the real frame that holds its code (it has that
+	// frame's registers; see inline.go).
+	Inline bool
 	// Stop, when set on the last frame, is printed after it: "Backtrace
 	// stopped: ..." or "(More stack frames follow...)".
 	Stop string
@@ -221,6 +225,21 @@ const maxFrames = 10000
 // Argument values are computed for every frame. The error is non-nil only
 // when not even frame 0 can be built.
 func (t *Table) Backtrace(mem Memory, regs Regs, max int) (frames []Frame, err error) {
+	return t.BacktraceWith(mem, regs, max, Options{})
+}
+
+// Options tune a backtrace to how the vCPU stopped.
+type Options struct {
+	// EnterInline says the vCPU stopped after a single step or at a
+	// breakpoint set at an address: frame 0 is then in the inlined calls
+	// whose code starts exactly at the pc. Otherwise (an interrupt, a
+	// watchpoint, a breakpoint on a function name) frame 0 is the
+	// function making those calls, at the line of the call, like gdb.
+	EnterInline bool
+}
+
+// BacktraceWith is Backtrace with options.
+func (t *Table) BacktraceWith(mem Memory, regs Regs, max int, opts Options) (frames []Frame, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	defer func() {
@@ -228,10 +247,10 @@ func (t *Table) Backtrace(mem Memory, regs Regs, max int) (frames []Frame, err e
 			frames, err = nil, fmt.Errorf("symbols: backtrace failed on malformed debug information: %v", r)
 		}
 	}()
-	return t.backtrace(mem, regs, max)
+	return t.backtrace(mem, regs, max, opts)
 }
 
-func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
+func (t *Table) backtrace(mem Memory, regs Regs, max int, opts Options) ([]Frame, error) {
 	if mem == nil {
 		return nil, errors.New("symbols: no memory to read the stack from")
 	}
@@ -293,21 +312,27 @@ func (t *Table) backtrace(mem Memory, regs Regs, max int) ([]Frame, error) {
 		cur.caller = prev
 		frames = append(frames, prev)
 	}
-	more := false
-	if len(frames) > limit {
-		more = true
-	}
-	out := make([]Frame, 0, len(frames))
+	// Each real frame comes with its inline frames.
+	var out []Frame
+	last := -1
 	for i, u := range frames {
-		if i >= limit {
+		if len(out) >= limit {
 			break
 		}
-		out = append(out, t.frameOf(ev, u))
+		out = append(out, t.framesOf(ev, u, opts.EnterInline)...)
+		last = i
+	}
+	more := len(out) > limit || len(out) == limit && last < len(frames)-1
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		out[i].Level = i
 	}
 	if more && len(out) > 0 {
 		out[len(out)-1].Stop = "(More stack frames follow...)"
 	} else if len(out) > 0 {
-		if s := frames[len(out)-1].stop; s != "-" {
+		if s := frames[last].stop; s != "-" {
 			out[len(out)-1].Stop = s
 		}
 	}

@@ -34,6 +34,18 @@ func (t *Target) Symbols() *symbols.Table {
 	return t.syms
 }
 
+// backtraceOptions tells the unwinder how vCPU i stopped at pc: after a
+// single step or at a breakpoint (glassbox's breakpoints are at addresses,
+// like gdb's "break *ADDR") gdb's frame 0 is inside the inlined calls that
+// start at the pc; after a pause, a watchpoint, a watchdog or a catchpoint
+// (and for the vCPUs that were merely paused) it is in their caller, at
+// the line of the call.
+func (t *Target) backtraceOptions(i int, pc uint64) symbols.Options {
+	st := t.LastStop()
+	enter := st != nil && st.CPU == i && st.PC == pc && (st.Reason == "breakpoint" || st.Reason == "step")
+	return symbols.Options{EnterInline: enter}
+}
+
 // Backtrace unwinds vCPU i's guest stack with the loaded symbols/DWARF
 // (frame pointers and symbol+offset as fallbacks) and prints it in gdb's
 // format.
@@ -47,7 +59,7 @@ func (t *Target) Backtrace(w io.Writer, i int, max int) error {
 		return err
 	}
 	mem := symbols.MemoryFunc(func(a uint64, b []byte) (int, error) { return t.ReadLinear(i, a, b) })
-	frames, err := tab.Backtrace(mem, symbols.Regs{PC: r.PC, GPR: r.GPR, Bits: r.Bits}, max)
+	frames, err := tab.BacktraceWith(mem, symbols.Regs{PC: r.PC, GPR: r.GPR, Bits: r.Bits}, max, t.backtraceOptions(i, r.PC))
 	if err != nil && len(frames) == 0 {
 		return err
 	}
