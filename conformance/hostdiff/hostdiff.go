@@ -93,6 +93,10 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 		c.SetSegment(s, dataSel, 0, 0xFFFFFFFF, 0xC093)
 	}
 	c.R = in.GPR
+	fs := c.FPU()
+	fs.XMM = in.XMM
+	fs.MXCSR = in.MXCSR
+	c.SetFPU(fs)
 	c.EIP = hostcpu.CodeAddr
 	c.SetFlags(in.RFLAGS&(hostcpu.InputFlags) | 2)
 	c.IDTR = cpu.DTable{}
@@ -125,7 +129,8 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 	out.State.GPR = c.R
 	out.State.RFLAGS = c.Flags() & (hostcpu.InputFlags | 2)
 	out.State.Data = append([]byte(nil), data...)
-	out.State.MXCSR = in.MXCSR
-	out.State.XMM = in.XMM
+	fs = c.FPU()
+	out.State.MXCSR = fs.MXCSR
+	out.State.XMM = fs.XMM
 	return out
 }

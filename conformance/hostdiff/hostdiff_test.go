@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"glassbox/conformance/hostcpu"
-
-	"golang.org/x/arch/x86/x86asm"
 )
 
 var (
@@ -20,21 +18,7 @@ var (
 	formFilter   = flag.String("conformance.form", "", "only forms whose name contains this")
 )
 
-// usesXMM reports forms the CPU model does not implement yet (SSE).
-func usesXMM(code []byte) bool {
-	in, err := x86asm.Decode(code, 64)
-	if err != nil {
-		return false
-	}
-	for _, a := range in.Args {
-		if r, ok := a.(x86asm.Reg); ok && r >= x86asm.X0 && r <= x86asm.X15 {
-			return true
-		}
-	}
-	return false
-}
-
-// TestHostDiff runs every integer form of the host oracle on the host CPU
+// TestHostDiff runs every form of the host oracle on the host CPU
 // and on glassbox, and compares registers, flags, memory and faults under
 // the SDM's undefined-flag masks.
 func TestHostDiff(t *testing.T) {
@@ -59,7 +43,7 @@ func TestHostDiff(t *testing.T) {
 		ex   string
 	}
 	var fails []failure
-	ran, skipped, formsRun := 0, 0, 0
+	ran, formsRun := 0, 0
 	for fi, f := range forms {
 		if *formFilter != "" && !strings.Contains(f.Name, *formFilter) {
 			continue
@@ -71,10 +55,6 @@ func TestHostDiff(t *testing.T) {
 			code, in := f.Gen(rng)
 			codes = append(codes, code)
 			ins = append(ins, in)
-		}
-		if usesXMM(codes[0]) || strings.Contains(strings.ToLower(f.Name), "xmm") {
-			skipped++
-			continue
 		}
 		formsRun++
 		want, err := r.RunBatch(codes, ins)
@@ -101,5 +81,5 @@ func TestHostDiff(t *testing.T) {
 	for _, f := range fails {
 		t.Errorf("%s: %d of %d cases differ; first: %s", f.form, f.n, *casesPerForm, f.ex)
 	}
-	t.Logf("host diff: %d forms run (%d SSE forms skipped: not implemented yet), %d cases, %d forms with differences", formsRun, skipped, ran, len(fails))
+	t.Logf("host diff: %d forms run, %d cases, %d forms with differences", formsRun, ran, len(fails))
 }
