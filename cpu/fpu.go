@@ -57,9 +57,9 @@ const (
 // finit is FNINIT: control word 0x37F, status and pointers cleared, all
 // registers empty; XMM and MXCSR are not touched.
 func (f *fpuState) finit() {
-	xmm, mx := f.xmm, f.mxcsr
+	xmm, mx, st := f.xmm, f.mxcsr, f.st
 	*f = fpuState{cw: 0x37F}
-	f.xmm, f.mxcsr = xmm, mx
+	f.xmm, f.mxcsr, f.st = xmm, mx, st // register contents stay, only tagged empty
 }
 
 // reset is the RESET state of x87 and SSE. The SDM (Vol. 3 Table 9-1)
@@ -144,6 +144,9 @@ func (c *CPU) x87Fmt() softfloat.Format {
 func (c *CPU) x87Flags(ctx *softfloat.Ctx) bool {
 	f := &c.fpu
 	fl := ctx.Flags & 0x3F
+	if fl&(softfloat.FlagIE|softfloat.FlagZE) != 0 {
+		fl &^= softfloat.FlagDE // #IA and #Z outrank #D (SDM Vol. 1 §4.9.2)
+	}
 	f.sw |= fl
 	if fl&softfloat.FlagPE != 0 {
 		if ctx.Flags&softfloat.FlagUp != 0 {
@@ -392,7 +395,7 @@ func (c *CPU) execX87Control(op *tb.Op, k x86asm.Op, opc uint8) bool {
 	case x86asm.FNSTCW:
 		c.wr16(c.linW(int(op.Seg), c.ea(op), 2), f.cw)
 	case x86asm.FLDCW:
-		f.cw = c.rd16(c.linR(int(op.Seg), c.ea(op), 2)) | 0x40
+		f.cw = c.rd16(c.linR(int(op.Seg), c.ea(op), 2))&0x1F7F | 0x40 // bits 13-15 reserved, 6 reads as 1
 		c.updateES()
 	case x86asm.FNSTENV:
 		c.storeEnv(op)
@@ -441,6 +444,7 @@ func (c *CPU) execX87Control(op *tb.Op, k x86asm.Op, opc uint8) bool {
 		f.sw &^= swC1
 	case x86asm.FFREE, x86asm.FFREEP:
 		f.valid &^= 1 << f.phys(op.Args[0].Reg)
+		f.sw &^= swC1 // C0-C3 are undefined; the host CPU clears C1
 		if k == x86asm.FFREEP {
 			c.fpop()
 		}
@@ -462,7 +466,8 @@ func (c *CPU) execX87Control(op *tb.Op, k x86asm.Op, opc uint8) bool {
 				if c.stackFault(false) {
 					return true
 				}
-				c.fpush(softfloat.Indefinite)
+				f.top = (f.top - 1) & 7 // underflow wins over overflow
+				c.setST(0, softfloat.Indefinite)
 				return true
 			}
 			f.sw &^= swC1
@@ -472,6 +477,14 @@ func (c *CPU) execX87Control(op *tb.Op, k x86asm.Op, opc uint8) bool {
 			f.sw &^= swC1
 			c.fpushRaw(r)
 		default:
+			if f.valid&(1<<((f.top-1)&7)) != 0 {
+				// Stack overflow outranks anything the load reports.
+				if !c.stackFault(true) {
+					f.top = (f.top - 1) & 7
+					c.setST(0, softfloat.Indefinite)
+				}
+				return true
+			}
 			ctx := c.x87Ctx()
 			n := c.loadMem(&ctx, op, t)
 			if n.Cls == softfloat.NaN && n.IsSNaN() {
@@ -675,25 +688,30 @@ func (c *CPU) execX87Arith(op *tb.Op, k x86asm.Op, opc uint8) bool {
 	}
 	switch k {
 	case x86asm.FST, x86asm.FSTP:
+		// An empty ST(0) stores the indefinite; the register itself is
+		// left as it is.
+		src := f.st[f.phys(0)]
 		if f.empty(0) {
 			if c.stackFault(false) {
 				return true
 			}
-			c.setST(0, softfloat.Indefinite)
+			src = f80{0xFFFF, 0xC000000000000000}
 		}
 		t := mNone
 		if op.Args[0].Kind == okMem {
 			t = x87MemType(opc, reg)
 		}
-		f.sw &^= swC1
+		if !f.empty(0) {
+			f.sw &^= swC1
+		}
 		switch t {
 		case mNone:
-			c.setSTRaw(op.Args[0].Reg, f.st[f.phys(0)])
+			c.setSTRaw(op.Args[0].Reg, src)
 		case mF80:
-			c.writeF80(op, f.st[f.phys(0)])
+			c.writeF80(op, src)
 		default:
 			ctx := c.x87Ctx()
-			x := c.readST(&ctx, 0)
+			x := ctx.UnpackF80(src.se, src.m)
 			ctx.Flags &^= softfloat.FlagDE // stores report no #D
 			var bitsV uint64
 			size := 4
@@ -834,7 +852,6 @@ func (c *CPU) execX87Arith(op *tb.Op, k x86asm.Op, opc uint8) bool {
 		if k == x86asm.FCMOVNB || k == x86asm.FCMOVNE || k == x86asm.FCMOVNBE || k == x86asm.FCMOVNU {
 			cond = !cond
 		}
-		f.sw &^= swC1
 		if cond {
 			c.setSTRaw(0, f.st[f.phys(i)])
 		}
@@ -872,18 +889,18 @@ func (c *CPU) x87Compare(op *tb.Op, k x86asm.Op, opc, reg uint8) {
 		x = c.readST(&ctx, 0)
 		y = c.loadMem(&ctx, op, x87MemType(opc, reg))
 	default:
-		for _, a := range op.Args {
-			if a.Kind == okST && a.Reg != 0 {
-				src = a.Reg
-			}
-		}
-		if op.Args[0].Kind == okNone {
-			src = 1
+		switch {
+		case op.Args[1].Kind == okST: // FCOMI ST(0), ST(i)
+			src = op.Args[1].Reg
+		case op.Args[0].Kind == okST: // FCOM ST(i)
+			src = op.Args[0].Reg
 		}
 		underflow = f.empty(0) || f.empty(src)
 		x, y = c.readST(&ctx, 0), c.readST(&ctx, src)
 	}
-	f.sw &^= swC1
+	if !eflags {
+		f.sw &^= swC1 // FCOMI & co. leave C1 alone (as the host CPU does)
+	}
 	if underflow {
 		if c.stackFault(false) {
 			return
@@ -935,11 +952,34 @@ func (c *CPU) execX87Misc(op *tb.Op, k x86asm.Op) {
 	}
 	for i := uint8(0); i < need; i++ {
 		if f.empty(i) {
-			if !c.stackFault(false) {
-				c.setST(0, softfloat.Indefinite)
+			if c.stackFault(false) {
+				return
 			}
+			if k == x86asm.FBSTP {
+				la := c.linW(int(op.Seg), c.ea(op), 10)
+				c.checkWritable(la, 10)
+				c.wr64(la, 0xC000000000000000)
+				c.wr16(c.wrapLin(la+8), 0xFFFF)
+				c.fpop()
+				return
+			}
+			switch k {
+			case x86asm.FPREM, x86asm.FPREM1:
+				f.sw &^= swC2
+			case x86asm.FXTRACT:
+				c.setST(0, softfloat.Indefinite)
+				f.top = (f.top - 1) & 7
+			}
+			c.setST(0, softfloat.Indefinite)
 			return
 		}
+	}
+	if k == x86asm.FXTRACT && f.valid&(1<<((f.top-1)&7)) != 0 {
+		if !c.stackFault(true) {
+			c.setST(0, softfloat.Indefinite)
+			c.fpush(softfloat.Indefinite)
+		}
+		return
 	}
 	ctx := c.x87Ctx()
 	pf := c.x87Fmt()
@@ -1009,6 +1049,7 @@ func (c *CPU) execX87Misc(op *tb.Op, k x86asm.Op) {
 		c.fpop()
 	case x86asm.FSCALE:
 		x, y := c.readST(&ctx, 0), c.readST(&ctx, 1)
+		dropDEForNaN(&ctx, 0, x, y)
 		r := c.fscale(&ctx, x, y, pf)
 		if c.x87Flags(&ctx) {
 			return
@@ -1038,8 +1079,14 @@ func (c *CPU) execX87Misc(op *tb.Op, k x86asm.Op) {
 		c.fpush(s)
 	case x86asm.FPREM, x86asm.FPREM1:
 		x, y := c.readST(&ctx, 0), c.readST(&ctx, 1)
+		dropDEForNaN(&ctx, 0, x, y)
 		r, q, partial := c.fprem(&ctx, x, y, k == x86asm.FPREM1)
 		if c.x87Flags(&ctx) {
+			return
+		}
+		if r.Cls == softfloat.NaN {
+			f.sw &^= swC2 // NaN result: C2 cleared, C0/C1/C3 left (as the host does)
+			c.setST(0, r)
 			return
 		}
 		f.sw &^= swC0 | swC1 | swC2 | swC3
@@ -1118,7 +1165,7 @@ func (c *CPU) fprem(ctx *softfloat.Ctx, x, y softfloat.Num, ieee bool) (softfloa
 		ctx.Flags |= softfloat.FlagIE
 		return softfloat.Indefinite, 0, false
 	case x.Cls == softfloat.Zero || y.Cls == softfloat.Inf:
-		return x, 0, false
+		return ctx.RoundNum(x, softfloat.F80), 0, false // a denormal stays one
 	}
 	d := int(x.Exp) - int(y.Exp)
 	if d < 0 {

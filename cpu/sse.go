@@ -149,12 +149,14 @@ func fmtOf(dbl bool) softfloat.Format {
 // §4.9.2).
 func unpack2(ctx *softfloat.Ctx, a, b uint64, dbl bool) (x, y softfloat.Num, nan bool) {
 	old := ctx.Flags
+	ctx.Flags = 0
 	x, y = unpackFmt(ctx, a, dbl), unpackFmt(ctx, b, dbl)
-	if x.Cls == softfloat.NaN || y.Cls == softfloat.NaN {
-		ctx.Flags = old | (ctx.Flags&^old)&^softfloat.FlagDE
-		return x, y, true
+	nan = x.Cls == softfloat.NaN || y.Cls == softfloat.NaN
+	if nan {
+		ctx.Flags &^= softfloat.FlagDE
 	}
-	return x, y, false
+	ctx.Flags |= old
+	return x, y, nan
 }
 
 // fpArith computes one lane: a op b (b alone for SQRT). An invalid
@@ -162,16 +164,13 @@ func unpack2(ctx *softfloat.Ctx, a, b uint64, dbl bool) (x, y softfloat.Num, nan
 // (SDM Vol. 1 §4.9.2), which is then not reported.
 func fpArith(ctx *softfloat.Ctx, o fop, a, b uint64, dbl bool) uint64 {
 	old := ctx.Flags
+	ctx.Flags = 0
 	r := fpArith1(ctx, o, a, b, dbl)
-	dropDE(ctx, old)
-	return r
-}
-
-// dropDE clears a DE raised since old when IE or ZE was raised too.
-func dropDE(ctx *softfloat.Ctx, old uint16) {
-	if n := ctx.Flags &^ old; n&(softfloat.FlagIE|softfloat.FlagZE) != 0 {
-		ctx.Flags = old | n&^softfloat.FlagDE
+	if ctx.Flags&(softfloat.FlagIE|softfloat.FlagZE) != 0 {
+		ctx.Flags &^= softfloat.FlagDE
 	}
+	ctx.Flags |= old
+	return r
 }
 
 func fpArith1(ctx *softfloat.Ctx, o fop, a, b uint64, dbl bool) uint64 {
@@ -195,15 +194,27 @@ func fpArith1(ctx *softfloat.Ctx, o fop, a, b uint64, dbl bool) uint64 {
 		// (SDM MINSD/MAXSD), with #I for any NaN.
 		if nan {
 			ctx.Flags |= softfloat.FlagIE
-			return b
+			return dazBits(ctx, b, y, dbl)
 		}
 		cmp := ctx.Compare(x, y, false)
 		if o == fMin && cmp < 0 || o == fMax && cmp > 0 {
-			return a
+			return dazBits(ctx, a, x, dbl)
 		}
-		return b
+		return dazBits(ctx, b, y, dbl)
 	}
 	return packFmt(r, dbl)
+}
+
+// dazBits returns operand v as MIN/MAX deliver it: a denormal flushed to
+// a signed zero by DAZ reads as that zero.
+func dazBits(ctx *softfloat.Ctx, v uint64, n softfloat.Num, dbl bool) uint64 {
+	if ctx.DAZ && n.Cls == softfloat.Zero {
+		if dbl {
+			return v & (1 << 63)
+		}
+		return v & (1 << 31)
+	}
+	return v
 }
 
 // cmpPred evaluates CMPccPS/PD/SS/SD predicate imm (0-7).

@@ -93,9 +93,17 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 		c.SetSegment(s, dataSel, 0, 0xFFFFFFFF, 0xC093)
 	}
 	c.R = in.GPR
-	fs := c.FPU()
-	fs.XMM = in.XMM
-	fs.MXCSR = in.MXCSR
+	x := in.X87
+	if x.FCW == 0 {
+		x = hostcpu.DefaultX87
+	}
+	fs := cpu.FPUState{FCW: x.FCW, FSW: x.FSW, XMM: in.XMM, MXCSR: in.MXCSR}
+	for i := 0; i < 8; i++ {
+		if x.FTW&(1<<i) == 0 {
+			fs.FTW |= 3 << (2 * i)
+		}
+		fs.ST[i].SE, fs.ST[i].M = x.ST[i].SE, x.ST[i].M
+	}
 	c.SetFPU(fs)
 	c.EIP = hostcpu.CodeAddr
 	c.SetFlags(in.RFLAGS&(hostcpu.InputFlags) | 2)
@@ -132,5 +140,12 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 	fs = c.FPU()
 	out.State.MXCSR = fs.MXCSR
 	out.State.XMM = fs.XMM
+	out.State.X87 = hostcpu.X87State{FCW: fs.FCW, FSW: fs.FSW}
+	for i := 0; i < 8; i++ {
+		if fs.FTW>>(2*i)&3 != 3 {
+			out.State.X87.FTW |= 1 << i
+		}
+		out.State.X87.ST[i] = hostcpu.F80{SE: fs.ST[i].SE, M: fs.ST[i].M}
+	}
 	return out
 }

@@ -16,6 +16,7 @@ var (
 	casesPerForm = flag.Int("conformance.n", 300, "random cases per instruction form (raise for soaking)")
 	seedFlag     = flag.Uint64("conformance.seed", 0, "seed (0: derived from the time, printed on failure)")
 	formFilter   = flag.String("conformance.form", "", "only forms whose name contains this")
+	verbose      = flag.Bool("conformance.v", false, "print the XMM input of the first differing case")
 )
 
 // TestHostDiff runs every form of the host oracle on the host CPU
@@ -68,7 +69,7 @@ func TestHostDiff(t *testing.T) {
 			ran++
 			if err := hostcpu.Compare(want[i], got, f); err != nil {
 				if nf == 0 {
-					first = fmt.Sprintf("case %d code % x:\n%v", i, codes[i], err)
+					first = fmt.Sprintf("case %d code % x:\n%v%s", i, codes[i], err, x87Input(ins[i]))
 				}
 				nf++
 			}
@@ -82,4 +83,24 @@ func TestHostDiff(t *testing.T) {
 		t.Errorf("%s: %d of %d cases differ; first: %s", f.form, f.n, *casesPerForm, f.ex)
 	}
 	t.Logf("host diff: %d forms run, %d cases, %d forms with differences", formsRun, ran, len(fails))
+}
+
+// x87Input describes a case's x87 input state (for x87 forms).
+func x87Input(in hostcpu.State) string {
+	x := in.X87
+	if x.FCW == 0 {
+		if *verbose {
+			s := fmt.Sprintf("\n\tinput: MXCSR %#x", in.MXCSR)
+			for i, v := range in.XMM {
+				s += fmt.Sprintf(" XMM%d=%016x_%016x", i, v[1], v[0])
+			}
+			return s
+		}
+		return ""
+	}
+	s := fmt.Sprintf("\n\tinput: FCW %#04x FSW %#04x FTW %#02x", x.FCW, x.FSW, x.FTW)
+	for i, r := range x.ST {
+		s += fmt.Sprintf(" ST(%d)=%04x_%016x", i, r.SE, r.M)
+	}
+	return s
 }

@@ -238,6 +238,15 @@ func PackF80(n Num) (se uint16, m uint64) {
 	if n.Mant>>63 == 0 {
 		return se, n.Mant
 	}
+	if n.Exp < F80.EMin {
+		// Not rounded to the format (a caller's shortcut): denormalize,
+		// truncating.
+		d := uint(F80.EMin - n.Exp)
+		if d >= 64 {
+			return se, 0
+		}
+		return se, n.Mant >> d
+	}
 	return se | uint16(n.Exp+16383), n.Mant
 }
 
@@ -271,6 +280,23 @@ func roundSig(sign bool, hi, lo uint64, p int, rc uint8) (kept uint64, inexact, 
 		kept++
 	}
 	return kept, inexact, inc
+}
+
+// roundKeep rounds like roundSig and renormalizes a carry out of the top
+// bit: it returns p significant bits (bit p-1 set unless the input was
+// below it) and whether the exponent must grow by one.
+func roundKeep(sign bool, hi, lo uint64, p int, rc uint8) (kept uint64, carry, inexact, up bool) {
+	kept, inexact, up = roundSig(sign, hi, lo, p, rc)
+	if p == 64 {
+		if up && kept == 0 { // 2^64 wrapped around
+			return 1 << 63, true, inexact, up
+		}
+		return kept, false, inexact, up
+	}
+	if kept>>p != 0 {
+		return kept >> 1, true, inexact, up
+	}
+	return kept, false, inexact, up
 }
 
 // shr128 shifts hi:lo right by s, folding the lost bits into bit 0.
@@ -308,10 +334,9 @@ func shr128(hi, lo uint64, s uint) (uint64, uint64) {
 func (c *Ctx) Round(sign bool, exp int32, hi, lo uint64, f Format) Num {
 	p := f.Prec
 	// Rounding with an unbounded exponent decides tininess.
-	kept, inexact, up := roundSig(sign, hi, lo, p, c.RC)
+	kept, carry, inexact, up := roundKeep(sign, hi, lo, p, c.RC)
 	e := exp
-	if kept>>p != 0 {
-		kept >>= 1
+	if carry {
 		e++
 	}
 	if e > f.EMax {
@@ -338,6 +363,9 @@ func (c *Ctx) Round(sign bool, exp int32, hi, lo uint64, f Format) Num {
 	}
 	h, l := shr128(hi, lo, uint(f.EMin-exp))
 	kept, inexact, up = roundSig(sign, h, l, p, c.RC)
+	if p == 64 && up && kept == 0 {
+		kept = 1 << 63 // cannot happen from below 2^EMin, but stay safe
+	}
 	if inexact {
 		c.Flags |= FlagUE | FlagPE
 		if up {
