@@ -124,7 +124,7 @@ var x87Consts = map[x86asm.Op][3]uint64{
 
 func (c *CPU) x87Ctx() softfloat.Ctx {
 	cw := c.fpu.cw
-	return softfloat.Ctx{RC: uint8(cw >> 10 & 3), X87: true, UEMasked: cw&0x10 != 0}
+	return softfloat.Ctx{RC: uint8(cw >> 10 & 3), X87: true, UEMasked: cw&0x10 != 0, OEUnmasked: cw&0x08 == 0}
 }
 
 func (c *CPU) x87Fmt() softfloat.Format {
@@ -146,6 +146,10 @@ func (c *CPU) x87Flags(ctx *softfloat.Ctx) bool {
 	fl := ctx.Flags & 0x3F
 	if fl&(softfloat.FlagIE|softfloat.FlagZE) != 0 {
 		fl &^= softfloat.FlagDE // #IA and #Z outrank #D (SDM Vol. 1 §4.9.2)
+	}
+	const pre = softfloat.FlagIE | softfloat.FlagDE | softfloat.FlagZE
+	if fl&pre&^(f.cw&0x3F) != 0 {
+		fl &= pre // an unmasked pre-computation exception: nothing is computed
 	}
 	f.sw |= fl
 	if fl&softfloat.FlagPE != 0 {
@@ -720,6 +724,12 @@ func (c *CPU) execX87Arith(op *tb.Op, k x86asm.Op, opc uint8) bool {
 				size = 8
 			} else {
 				bitsV = uint64(softfloat.PackF32(ctx.RoundNum(x, softfloat.F32)))
+			}
+			if post := ctx.Flags & (softfloat.FlagOE | softfloat.FlagUE) &^ f.cw; post != 0 {
+				// Unmasked #O/#U on a store: only that flag (no #P,
+				// C1 clear); memory is not written, nothing popped.
+				f.sw = f.sw&^swC1 | post | swES | swB
+				return true
 			}
 			if c.x87Flags(&ctx) {
 				return true

@@ -95,6 +95,10 @@ func (c *CPU) sseCtx() softfloat.Ctx {
 // destination is written.
 func (c *CPU) sseFlags(ctx *softfloat.Ctx) {
 	f := uint32(ctx.Flags) & 0x3F
+	const pre = softfloat.FlagIE | softfloat.FlagDE | softfloat.FlagZE
+	if f&pre&^(c.fpu.mxcsr>>7) != 0 {
+		f &= pre // an unmasked pre-computation exception: nothing is computed
+	}
 	c.fpu.mxcsr |= f
 	if f&^(c.fpu.mxcsr>>7) != 0 {
 		if c.CR4&CR4_OSXMMEXCPT == 0 {

@@ -84,6 +84,7 @@ func Forms() []Form {
 		l.sse()
 		l.sse2()
 		l.x87()
+		l.fpExceptions()
 		seen := map[string]bool{}
 		for _, f := range l {
 			if seen[f.Name] {

@@ -523,3 +523,161 @@ func (l *formList) sse2() {
 		g.writeData(g.memAddr, 32, uint64(g.mxcsr())|1<<uint(b))
 	})
 }
+
+// fpExceptions adds forms with unmasked exceptions: SSE instructions that
+// raise #XM (the host kernel runs with CR4.OSXMMEXCPT) and x87 exceptions
+// reported as #MF at the next FWAIT (CR0.NE). Each form's operands are
+// chosen so that the exception always happens.
+func (l *formList) fpExceptions() {
+	type xmForm struct {
+		name string
+		pfx  byte
+		op   byte
+		bit  uint32 // MXCSR exception bit to unmask
+		// a, b: destination and source values (binary64 bit patterns,
+		// or binary32 in the low half for the SS/PS forms)
+		gen func(g *gen) (a, b uint64)
+		dbl bool
+	}
+	rnd := func(g *gen, e int) uint64 { // a normal double with exponent e
+		return uint64(g.rng.IntN(2))<<63 | uint64(1023+e)<<52 | g.rng.Uint64()&(1<<52-1)
+	}
+	forms := []xmForm{
+		{"DIVSD xmm, xmm/m64 [unmasked #Z]", 0xF2, 0x5E, 1 << 2, func(g *gen) (uint64, uint64) {
+			return rnd(g, g.rng.IntN(40)-20), uint64(g.rng.IntN(2)) << 63
+		}, true},
+		{"SQRTSD xmm, xmm/m64 [unmasked #I]", 0xF2, 0x51, 1 << 0, func(g *gen) (uint64, uint64) {
+			return g.f64(), 1<<63 | rnd(g, g.rng.IntN(40)-20)&^(1<<63)
+		}, true},
+		{"ADDSD xmm, xmm/m64 [unmasked #I SNaN]", 0xF2, 0x58, 1 << 0, func(g *gen) (uint64, uint64) {
+			return g.f64(), 0x7FF0000000000001 | g.rng.Uint64()&(1<<51-1)
+		}, true},
+		{"ADDSD xmm, xmm/m64 [unmasked #P]", 0xF2, 0x58, 1 << 5, func(g *gen) (uint64, uint64) {
+			return rnd(g, 30) &^ (1 << 63), rnd(g, -40) &^ (1 << 63)
+		}, true},
+		{"MULSD xmm, xmm/m64 [unmasked #O]", 0xF2, 0x59, 1 << 3, func(g *gen) (uint64, uint64) {
+			return rnd(g, 600), rnd(g, 600)
+		}, true},
+		{"MULSD xmm, xmm/m64 [unmasked #U]", 0xF2, 0x59, 1 << 4, func(g *gen) (uint64, uint64) {
+			return rnd(g, -600), rnd(g, -600)
+		}, true},
+		{"ADDSD xmm, xmm/m64 [unmasked #D]", 0xF2, 0x58, 1 << 1, func(g *gen) (uint64, uint64) {
+			return g.f64()&^(0x7FF<<52) | 1, rnd(g, g.rng.IntN(10)) // a denormal (or zero+1) operand
+		}, true},
+		{"DIVPS xmm, xmm/m128 [unmasked #Z]", 0, 0x5E, 1 << 2, func(g *gen) (uint64, uint64) {
+			return uint64(g.f32()) | uint64(0x3F800000)<<32, uint64(g.f32()) // lane 1: 1/0
+		}, false},
+	}
+	for _, f := range forms {
+		l.add(f.name, formOpt{fault: FaultXM}, func(g *gen) {
+			if f.pfx != 0 {
+				g.pfx = []byte{f.pfx}
+			}
+			g.op = []byte{0x0F, f.op}
+			x := g.rng.IntN(16)
+			g.regField(x)
+			g.st.MXCSR = g.mxcsr()&^(0x3F|1<<6|0x1F80) | 0x1F80&^(f.bit<<7) // no DAZ: #D must stay possible
+			a, b := f.gen(g)
+			g.st.XMM[x][0] = a
+			size, align := 8, 1
+			if !f.dbl {
+				size, align = 16, 16
+			}
+			if g.rng.IntN(2) == 0 {
+				n := g.rng.IntN(16)
+				for n == x {
+					n = g.rng.IntN(16)
+				}
+				g.rmReg(n)
+				g.st.XMM[n][0] = b
+			} else {
+				g.memData(size, align, 0)
+				g.writeData(g.memAddr, 64, b)
+			}
+		})
+	}
+	// x87: an unmasked exception sets ES and B (and, for #I/#D/#Z, leaves
+	// the operands and TOP alone); the next waiting instruction raises
+	// #MF. One instruction per form: first the exception, then #MF from a
+	// pending one.
+	type mfForm struct {
+		name string
+		code []byte
+		bit  uint16
+		set  func(g *gen)
+	}
+	st := func(g *gen, i int, v F80) { g.st.X87.ST[i] = v }
+	mfs := []mfForm{
+		{"FDIV ST(0), ST(1) [unmasked #Z]", []byte{0xD8, 0xF1}, 1 << 2, func(g *gen) {
+			st(g, 0, f64to80(rnd(g, g.rng.IntN(20))))
+			st(g, 1, F80{uint16(g.rng.IntN(2)) << 15, 0})
+		}},
+		{"FDIVP ST(1), ST(0) [unmasked #Z]", []byte{0xDE, 0xF9}, 1 << 2, func(g *gen) {
+			st(g, 1, f64to80(rnd(g, g.rng.IntN(20))))
+			st(g, 0, F80{uint16(g.rng.IntN(2)) << 15, 0})
+		}},
+		{"FSQRT [unmasked #I]", []byte{0xD9, 0xFA}, 1 << 0, func(g *gen) {
+			st(g, 0, f64to80(rnd(g, g.rng.IntN(20))|1<<63))
+		}},
+		{"FADD ST(0), ST(1) [unmasked #P]", []byte{0xD8, 0xC1}, 1 << 5, func(g *gen) {
+			st(g, 0, f64to80(rnd(g, 40)&^(1<<63)))
+			st(g, 1, F80{0x3FFF - 40, 1<<63 | g.rng.Uint64()})
+		}},
+		{"FMUL ST(0), ST(1) [unmasked #O]", []byte{0xD8, 0xC9}, 1 << 3, func(g *gen) {
+			st(g, 0, F80{0x7000 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+			st(g, 1, F80{0x7000 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+		}},
+		{"FMUL ST(0), ST(1) [unmasked #U]", []byte{0xD8, 0xC9}, 1 << 4, func(g *gen) {
+			st(g, 0, F80{0x0F00 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+			st(g, 1, F80{0x0F00 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+		}},
+		{"FSTP m32fp [unmasked #O]", []byte{0xD9, 0x1C, 0x25, 0x00, 0x08, 0x00, 0x10}, 1 << 3, func(g *gen) {
+			st(g, 0, F80{0x4100 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+		}},
+		{"FSTP m64fp [unmasked #U]", []byte{0xDD, 0x1C, 0x25, 0x00, 0x08, 0x00, 0x10}, 1 << 4, func(g *gen) {
+			st(g, 0, F80{0x3000 + uint16(g.rng.IntN(0x800)), 1<<63 | g.rng.Uint64()})
+		}},
+		{"FLD1 [unmasked stack overflow]", []byte{0xD9, 0xE8}, 1 << 0, func(g *gen) {
+			g.st.X87.FTW = 0xFF
+		}},
+	}
+	for _, f := range mfs {
+		l.add(f.name, formOpt{fault: FaultNone}, func(g *gen) {
+			g.x87(2, false)
+			x := &g.st.X87
+			x.FSW &^= 0x3F
+			x.FCW &^= f.bit
+			top := int(x.FSW >> 11 & 7)
+			x.FTW |= 1<<uint(top) | 1<<uint((top+1)&7)
+			f.set(g)
+			g.op = append([]byte(nil), f.code...)
+		})
+	}
+	// A pending unmasked exception (ES set) raises #MF at a waiting
+	// instruction before it does anything; no-wait instructions run.
+	pending := func(g *gen) {
+		g.x87(2, false)
+		x := &g.st.X87
+		b := uint16(1) << uint(g.rng.IntN(6))
+		x.FCW &^= b
+		x.FSW |= b | 0x8080 // the flag, ES and B
+		top := int(x.FSW >> 11 & 7)
+		x.FTW |= 1<<uint(top) | 1<<uint((top+1)&7)
+	}
+	for _, p := range []struct {
+		name  string
+		code  []byte
+		fault int
+	}{
+		{"FWAIT [pending unmasked exception]", []byte{0x9B}, FaultMF},
+		{"FADD ST(0), ST(1) [pending unmasked exception]", []byte{0xD8, 0xC1}, FaultMF},
+		{"FLD1 [pending unmasked exception]", []byte{0xD9, 0xE8}, FaultMF},
+		{"FNSTSW AX [pending unmasked exception]", []byte{0xDF, 0xE0}, FaultNone},
+		{"FNCLEX [pending unmasked exception]", []byte{0xDB, 0xE2}, FaultNone},
+	} {
+		l.add(p.name, formOpt{fault: p.fault}, func(g *gen) {
+			pending(g)
+			g.op = append([]byte(nil), p.code...)
+		})
+	}
+}

@@ -87,7 +87,10 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 	} else {
 		clear(data)
 	}
-	c.SetControl(cpu.CR0_PE|cpu.CR0_PG|cpu.CR0_ET|cpu.CR0_WP, physPML4, cpu.CR4_PAE|cpu.CR4_OSFXSR, cpu.EFER_LME|cpu.EFER_LMA|cpu.EFER_NXE)
+	// As Linux runs user code: CR0.NE and MP (#MF, FWAIT), CR4.OSFXSR and
+	// OSXMMEXCPT (#XM).
+	c.SetControl(cpu.CR0_PE|cpu.CR0_PG|cpu.CR0_ET|cpu.CR0_WP|cpu.CR0_NE|cpu.CR0_MP, physPML4,
+		cpu.CR4_PAE|cpu.CR4_OSFXSR|cpu.CR4_OSXMMEXCPT, cpu.EFER_LME|cpu.EFER_LMA|cpu.EFER_NXE)
 	c.SetSegment(cpu.CS, codeSel, 0, 0xFFFFFFFF, 0xA09B) // 64-bit code: L=1, G=1, P, S, code/read/accessed
 	for _, s := range []int{cpu.DS, cpu.ES, cpu.SS, cpu.FS, cpu.GS} {
 		c.SetSegment(s, dataSel, 0, 0xFFFFFFFF, 0xC093)

@@ -85,8 +85,12 @@ type Ctx struct {
 	FTZ bool // flush tiny results to zero (MXCSR.FTZ; only with UE masked)
 	DAZ bool // denormal inputs are zero (MXCSR.DAZ)
 	X87 bool // x87 NaN rules instead of SSE's
-	// UEMasked tells Round whether FTZ may apply.
-	UEMasked bool
+	// UEMasked tells Round whether FTZ may apply; with X87, an unmasked
+	// underflow (and OEUnmasked, an unmasked overflow) delivers the result
+	// with its exponent wrapped by 3×2^13 into range, as the x87 does for
+	// its exception handler (SDM Vol. 1 §8.5.4, §8.5.5).
+	UEMasked   bool
+	OEUnmasked bool
 	Flags    uint16
 }
 
@@ -250,6 +254,9 @@ func PackF80(n Num) (se uint16, m uint64) {
 	return se | uint16(n.Exp+16383), n.Mant
 }
 
+// x87BiasAdjust is the exponent wrap of unmasked x87 overflow/underflow.
+const x87BiasAdjust = 3 << 13
+
 // ---- rounding ----
 
 // roundSig keeps the top p bits of hi (lo is below hi) and rounds them
@@ -339,6 +346,16 @@ func (c *Ctx) Round(sign bool, exp int32, hi, lo uint64, f Format) Num {
 	if carry {
 		e++
 	}
+	if e > f.EMax && c.X87 && c.OEUnmasked {
+		c.Flags |= FlagOE
+		if inexact {
+			c.Flags |= FlagPE
+			if up {
+				c.Flags |= FlagUp
+			}
+		}
+		return Num{Cls: Normal, Sign: sign, Exp: e - x87BiasAdjust, Mant: kept << (64 - p)}
+	}
 	if e > f.EMax {
 		c.Flags |= FlagOE | FlagPE
 		if c.RC == RoundNearest || c.RC == RoundUp && !sign || c.RC == RoundDown && sign {
@@ -357,6 +374,16 @@ func (c *Ctx) Round(sign bool, exp int32, hi, lo uint64, f Format) Num {
 		return Num{Cls: Normal, Sign: sign, Exp: e, Mant: kept << (64 - p)}
 	}
 	// Tiny.
+	if c.X87 && !c.UEMasked {
+		c.Flags |= FlagUE
+		if inexact {
+			c.Flags |= FlagPE
+			if up {
+				c.Flags |= FlagUp
+			}
+		}
+		return Num{Cls: Normal, Sign: sign, Exp: e + x87BiasAdjust, Mant: kept << (64 - p)}
+	}
 	if c.FTZ && c.UEMasked {
 		c.Flags |= FlagUE | FlagPE
 		return Num{Cls: Zero, Sign: sign}
