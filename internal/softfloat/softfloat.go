@@ -91,7 +91,7 @@ type Ctx struct {
 	// its exception handler (SDM Vol. 1 §8.5.4, §8.5.5).
 	UEMasked   bool
 	OEUnmasked bool
-	Flags    uint16
+	Flags      uint16
 }
 
 // IsSNaN reports a signaling NaN.
