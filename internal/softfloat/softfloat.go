@@ -9,12 +9,11 @@
 //
 // Numbers are handled unpacked ([Num]); one rounding routine ([Ctx.Round])
 // packs results for the three formats (binary32, binary64 and the x87's
-// 80-bit extended format, [F32], [F64], [F80]). Nothing here allocates
-// except square root, which uses math/big.
+// 80-bit extended format, [F32], [F64], [F80]). Nothing here allocates.
 package softfloat
 
 import (
-	"math/big"
+	"math"
 	"math/bits"
 )
 
@@ -618,28 +617,58 @@ func (c *Ctx) Sqrt(a Num, f Format) Num {
 	if a.Sign {
 		return c.invalid()
 	}
-	sh := uint(129)
+	// √(Mant/2^63 × 2^Exp) = √N / 2^63 × 2^(Exp>>1), with N = Mant×2^63
+	// for an even exponent and Mant×2^64 for an odd one; √N has 64 bits.
+	nh, nl := a.Mant>>1, a.Mant<<63
 	if a.Exp&1 != 0 {
-		sh = 130
+		nh, nl = a.Mant, 0
 	}
-	n := new(big.Int).Lsh(new(big.Int).SetUint64(a.Mant), sh)
-	s := new(big.Int).Sqrt(n)
-	exact := new(big.Int).Mul(s, s).Cmp(n) == 0
-	// s has 97 bits: put its top bit at bit 127 of hi:lo.
-	s.Lsh(s, 31)
-	words := s.Bits()
-	var h, l uint64
-	if len(words) > 1 {
-		h = uint64(words[1])
+	r, remH, remL := sqrt128(nh, nl)
+	// The next bit is 1 iff N ≥ (r+½)², i.e. rem > r; √N is never exactly
+	// r+½, so the sticky bit is "rem != 0" below that and always set above.
+	var l uint64
+	if remH != 0 || remL > r {
+		l = 1<<63 | 1
+	} else if remL != 0 {
+		l = 1
 	}
-	if len(words) > 0 {
-		l = uint64(words[0])
-	}
-	if !exact {
-		l |= 1
-	}
-	return c.Round(false, a.Exp>>1, h, l, f)
+	return c.Round(false, a.Exp>>1, r, l, f)
 }
+
+// sqrt128 returns r = ⌊√N⌋ for N = hi:lo ≥ 2^126 and the remainder N - r².
+func sqrt128(hi, lo uint64) (r, remH, remL uint64) {
+	est := math.Sqrt(float64(hi)*0x1p64 + float64(lo))
+	if est >= 0x1p64 {
+		r = ^uint64(0)
+	} else {
+		r = uint64(est)
+	}
+	if hi < r { // one Newton step: r = (r + N/r) / 2
+		q, _ := bits.Div64(hi, lo, r)
+		r = r>>1 + q>>1 + r&q&1
+	}
+	less := func(ah, al, bh, bl uint64) bool { return ah < bh || ah == bh && al < bl }
+	for {
+		ph, pl := bits.Mul64(r, r)
+		if !less(hi, lo, ph, pl) {
+			break
+		}
+		r--
+	}
+	for r != ^uint64(0) {
+		ph, pl := bits.Mul64(r+1, r+1)
+		if less(hi, lo, ph, pl) {
+			break
+		}
+		r++
+	}
+	ph, pl := bits.Mul64(r, r)
+	var bw uint64
+	remL, bw = bits.Sub64(lo, pl, 0)
+	remH, _ = bits.Sub64(hi, ph, bw)
+	return r, remH, remL
+}
+
 
 // Compare orders a and b: -1, 0, 1, or 2 for unordered. IE is set for a
 // signaling NaN, or for any NaN when quietNaNInvalid is set (COMISS, FCOM).
