@@ -669,7 +669,6 @@ func sqrt128(hi, lo uint64) (r, remH, remL uint64) {
 	return r, remH, remL
 }
 
-
 // Compare orders a and b: -1, 0, 1, or 2 for unordered. IE is set for a
 // signaling NaN, or for any NaN when quietNaNInvalid is set (COMISS, FCOM).
 func (c *Ctx) Compare(a, b Num, quietNaNInvalid bool) int {
