@@ -611,17 +611,34 @@ func (c *CPU) loadEnv(op *tb.Op) int {
 }
 
 // x87 arithmetic operation kinds.
-var x87Arith = map[x86asm.Op]struct {
+type x87ArithOp struct {
 	o   fop
 	rev bool
 	pop bool
-}{
-	x86asm.FADD: {fAdd, false, false}, x86asm.FADDP: {fAdd, false, true}, x86asm.FIADD: {fAdd, false, false},
-	x86asm.FSUB: {fSub, false, false}, x86asm.FSUBP: {fSub, false, true}, x86asm.FISUB: {fSub, false, false},
-	x86asm.FSUBR: {fSub, true, false}, x86asm.FSUBRP: {fSub, true, true}, x86asm.FISUBR: {fSub, true, false},
-	x86asm.FMUL: {fMul, false, false}, x86asm.FMULP: {fMul, false, true}, x86asm.FIMUL: {fMul, false, false},
-	x86asm.FDIV: {fDiv, false, false}, x86asm.FDIVP: {fDiv, false, true}, x86asm.FIDIV: {fDiv, false, false},
-	x86asm.FDIVR: {fDiv, true, false}, x86asm.FDIVRP: {fDiv, true, true}, x86asm.FIDIVR: {fDiv, true, false},
+	ok  bool
+}
+
+// x87Arith is x87ArithList indexed by instruction.
+var x87Arith = func() []x87ArithOp {
+	var n x86asm.Op
+	for k := range x87ArithList {
+		n = max(n, k)
+	}
+	t := make([]x87ArithOp, n+1)
+	for k, v := range x87ArithList {
+		v.ok = true
+		t[k] = v
+	}
+	return t
+}()
+
+var x87ArithList = map[x86asm.Op]x87ArithOp{
+	x86asm.FADD: {fAdd, false, false, false}, x86asm.FADDP: {fAdd, false, true, false}, x86asm.FIADD: {fAdd, false, false, false},
+	x86asm.FSUB: {fSub, false, false, false}, x86asm.FSUBP: {fSub, false, true, false}, x86asm.FISUB: {fSub, false, false, false},
+	x86asm.FSUBR: {fSub, true, false, false}, x86asm.FSUBRP: {fSub, true, true, false}, x86asm.FISUBR: {fSub, true, false, false},
+	x86asm.FMUL: {fMul, false, false, false}, x86asm.FMULP: {fMul, false, true, false}, x86asm.FIMUL: {fMul, false, false, false},
+	x86asm.FDIV: {fDiv, false, false, false}, x86asm.FDIVP: {fDiv, false, true, false}, x86asm.FIDIV: {fDiv, false, false, false},
+	x86asm.FDIVR: {fDiv, true, false, false}, x86asm.FDIVRP: {fDiv, true, true, false}, x86asm.FIDIVR: {fDiv, true, false, false},
 }
 
 func (c *CPU) x87Op(ctx *softfloat.Ctx, o fop, a, b softfloat.Num) softfloat.Num {
@@ -648,7 +665,8 @@ func dropDEForNaN(ctx *softfloat.Ctx, old uint16, a, b softfloat.Num) {
 func (c *CPU) execX87Arith(op *tb.Op, k x86asm.Op, opc uint8) bool {
 	f := &c.fpu
 	reg := uint8(op.Imm >> 19 & 7)
-	if a, ok := x87Arith[k]; ok {
+	if int(k) < len(x87Arith) && x87Arith[k].ok {
+		a := &x87Arith[k]
 		ctx := c.x87Ctx()
 		var dst, src uint8 // ST indices
 		var x, y softfloat.Num

@@ -245,18 +245,36 @@ func cmpPred(ctx *softfloat.Ctx, a, b uint64, dbl bool, imm uint64) bool {
 	return r != 2
 }
 
-var sseArithOps = map[x86asm.Op]struct {
+type sseArithOp struct {
 	o      fop
 	dbl    bool
 	scalar bool
-}{
-	x86asm.ADDPS: {fAdd, false, false}, x86asm.ADDPD: {fAdd, true, false}, x86asm.ADDSS: {fAdd, false, true}, x86asm.ADDSD: {fAdd, true, true},
-	x86asm.SUBPS: {fSub, false, false}, x86asm.SUBPD: {fSub, true, false}, x86asm.SUBSS: {fSub, false, true}, x86asm.SUBSD: {fSub, true, true},
-	x86asm.MULPS: {fMul, false, false}, x86asm.MULPD: {fMul, true, false}, x86asm.MULSS: {fMul, false, true}, x86asm.MULSD: {fMul, true, true},
-	x86asm.DIVPS: {fDiv, false, false}, x86asm.DIVPD: {fDiv, true, false}, x86asm.DIVSS: {fDiv, false, true}, x86asm.DIVSD: {fDiv, true, true},
-	x86asm.MINPS: {fMin, false, false}, x86asm.MINPD: {fMin, true, false}, x86asm.MINSS: {fMin, false, true}, x86asm.MINSD: {fMin, true, true},
-	x86asm.MAXPS: {fMax, false, false}, x86asm.MAXPD: {fMax, true, false}, x86asm.MAXSS: {fMax, false, true}, x86asm.MAXSD: {fMax, true, true},
-	x86asm.SQRTPS: {fSqrt, false, false}, x86asm.SQRTPD: {fSqrt, true, false}, x86asm.SQRTSS: {fSqrt, false, true}, x86asm.SQRTSD: {fSqrt, true, true},
+	ok     bool
+}
+
+// sseArith is sseArithList indexed by instruction (a map lookup per
+// instruction is measurably slower).
+var sseArith = func() []sseArithOp {
+	var n x86asm.Op
+	for k := range sseArithList {
+		n = max(n, k)
+	}
+	t := make([]sseArithOp, n+1)
+	for k, v := range sseArithList {
+		v.ok = true
+		t[k] = v
+	}
+	return t
+}()
+
+var sseArithList = map[x86asm.Op]sseArithOp{
+	x86asm.ADDPS: {fAdd, false, false, false}, x86asm.ADDPD: {fAdd, true, false, false}, x86asm.ADDSS: {fAdd, false, true, false}, x86asm.ADDSD: {fAdd, true, true, false},
+	x86asm.SUBPS: {fSub, false, false, false}, x86asm.SUBPD: {fSub, true, false, false}, x86asm.SUBSS: {fSub, false, true, false}, x86asm.SUBSD: {fSub, true, true, false},
+	x86asm.MULPS: {fMul, false, false, false}, x86asm.MULPD: {fMul, true, false, false}, x86asm.MULSS: {fMul, false, true, false}, x86asm.MULSD: {fMul, true, true, false},
+	x86asm.DIVPS: {fDiv, false, false, false}, x86asm.DIVPD: {fDiv, true, false, false}, x86asm.DIVSS: {fDiv, false, true, false}, x86asm.DIVSD: {fDiv, true, true, false},
+	x86asm.MINPS: {fMin, false, false, false}, x86asm.MINPD: {fMin, true, false, false}, x86asm.MINSS: {fMin, false, true, false}, x86asm.MINSD: {fMin, true, true, false},
+	x86asm.MAXPS: {fMax, false, false, false}, x86asm.MAXPD: {fMax, true, false, false}, x86asm.MAXSS: {fMax, false, true, false}, x86asm.MAXSD: {fMax, true, true, false},
+	x86asm.SQRTPS: {fSqrt, false, false, false}, x86asm.SQRTPD: {fSqrt, true, false, false}, x86asm.SQRTSS: {fSqrt, false, true, false}, x86asm.SQRTSD: {fSqrt, true, true, false},
 }
 
 // sseFPOp runs a packed or scalar arithmetic/compare instruction.
@@ -306,7 +324,8 @@ func (c *CPU) sseFPOp(op *tb.Op, o fop, dbl, scalar, cmp bool) {
 
 // execSSE runs SSE/SSE2 instructions; it reports false for anything else.
 func (c *CPU) execSSE(op *tb.Op, k x86asm.Op) bool {
-	if a, ok := sseArithOps[k]; ok {
+	if int(k) < len(sseArith) && sseArith[k].ok {
+		a := &sseArith[k]
 		c.sseOn()
 		c.sseFPOp(op, a.o, a.dbl, a.scalar, false)
 		return true

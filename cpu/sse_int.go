@@ -8,37 +8,35 @@ import (
 
 // SSE2 packed-integer instructions on XMM registers.
 
-// vec is a 128-bit value as bytes (little-endian lanes).
-type vec [16]byte
+// vec is a 128-bit value viewed as lanes of w bytes (little-endian).
+type vec [2]uint64
 
-func toVec(v [2]uint64) (b vec) {
-	for i := 0; i < 16; i++ {
-		b[i] = byte(v[i>>3] >> (8 * uint(i&7)))
-	}
-	return
-}
+func toVec(v [2]uint64) vec { return vec(v) }
 
-func (b vec) u64() (v [2]uint64) {
-	for i := 15; i >= 0; i-- {
-		v[i>>3] = v[i>>3]<<8 | uint64(b[i])
+func (b vec) u64() [2]uint64 { return [2]uint64(b) }
+
+func laneMask(w int) uint64 {
+	if w == 8 {
+		return ^uint64(0)
 	}
-	return
+	return 1<<(8*uint(w)) - 1
 }
 
 // get returns lane i of width w bytes.
 func (b *vec) get(w, i int) uint64 {
-	var v uint64
-	for j := w - 1; j >= 0; j-- {
-		v = v<<8 | uint64(b[i*w+j])
-	}
-	return v
+	off := i * w
+	return b[off>>3] >> (8 * uint(off&7)) & laneMask(w)
 }
 
 func (b *vec) set(w, i int, v uint64) {
-	for j := 0; j < w; j++ {
-		b[i*w+j] = byte(v >> (8 * uint(j)))
-	}
+	off := i * w
+	s := 8 * uint(off&7)
+	m := laneMask(w)
+	b[off>>3] = b[off>>3]&^(m<<s) | (v&m)<<s
 }
+
+// byteAt returns byte i.
+func (b *vec) byteAt(i int) byte { return byte(b[i>>3] >> (8 * uint(i&7))) }
 
 func sext(v uint64, w int) int64 {
 	s := 64 - 8*uint(w)
@@ -68,10 +66,25 @@ func satU(v int64, w int) uint64 {
 }
 
 // laneOps maps element-wise instructions to (width, function).
-var laneOps = map[x86asm.Op]struct {
+type laneOp struct {
 	w int
 	f func(a, b uint64, w int) uint64
-}{
+}
+
+// laneOps is laneOpList indexed by instruction.
+var laneOps = func() []laneOp {
+	var n x86asm.Op
+	for k := range laneOpList {
+		n = max(n, k)
+	}
+	t := make([]laneOp, n+1)
+	for k, v := range laneOpList {
+		t[k] = v
+	}
+	return t
+}()
+
+var laneOpList = map[x86asm.Op]laneOp{
 	x86asm.PADDB: {1, addL}, x86asm.PADDW: {2, addL}, x86asm.PADDD: {4, addL}, x86asm.PADDQ: {8, addL},
 	x86asm.PSUBB: {1, subL}, x86asm.PSUBW: {2, subL}, x86asm.PSUBD: {4, subL}, x86asm.PSUBQ: {8, subL},
 	x86asm.PADDSB:  {1, func(a, b uint64, w int) uint64 { return satS(sext(a, w)+sext(b, w), w) }},
@@ -120,7 +133,8 @@ func (c *CPU) execSSEInt(op *tb.Op, k x86asm.Op) bool {
 	if op.Args[0].Kind == okMM || op.Args[1].Kind == okMM {
 		return false // MMX forms are not implemented (#UD)
 	}
-	if l, ok := laneOps[k]; ok {
+	if int(k) < len(laneOps) && laneOps[k].f != nil {
+		l := &laneOps[k]
 		c.sseOn()
 		d := c.xreg(op, 0)
 		a, b := toVec(*d), toVec(c.xsrc(op, 1, 16, true))
@@ -186,7 +200,7 @@ func (c *CPU) execSSEInt(op *tb.Op, k x86asm.Op) bool {
 		for h := 0; h < 2; h++ {
 			var s uint64
 			for i := 0; i < 8; i++ {
-				x, y := int(a[8*h+i]), int(b[8*h+i])
+				x, y := int(a.byteAt(8*h+i)), int(b.byteAt(8*h+i))
 				if x > y {
 					s += uint64(x - y)
 				} else {
@@ -274,7 +288,7 @@ func (c *CPU) execSSEInt(op *tb.Op, k x86asm.Op) bool {
 				j = i - n
 			}
 			if j >= 0 && j < 16 {
-				r[i] = a[j]
+				r.set(1, i, uint64(a.byteAt(j)))
 			}
 		}
 		*d = r.u64()
