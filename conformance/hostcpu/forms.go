@@ -24,7 +24,8 @@ import (
 // Every case is a single instruction (code decodes as exactly one
 // instruction in 64-bit mode) and a complete initial State: all GPRs, the
 // arithmetic flags and DF, XMM0–15, MXCSR and the whole data region are
-// random or chosen by the generator, so nothing depends on leftover state.
+// random or chosen by the generator, so nothing depends on leftover state;
+// the x87 state is random for x87 forms and FNINIT's for the others.
 // Memory operands always address the data region: the generator loads the
 // base/index registers (or uses RIP-relative / absolute displacements) so
 // the effective address lands at DataAddr+offset, sometimes straddling the
