@@ -351,6 +351,24 @@ static void save_restore(void)
 	__asm__ volatile("fninit");
 }
 
+/* gdb_fp_probe: gdbstub's real-gdb test breaks here to read a known
+ * x87/SSE state: ST0 = 1, ST1 = pi, FCW 0x27F, MXCSR 0x3F80 (round down),
+ * XMM1 = {1.5, -2.0}. Nothing is printed. */
+void gdb_fp_probe(void) __attribute__((noinline));
+void gdb_fp_probe(void) { __asm__ volatile("" : : : "memory"); }
+
+static void probe(void)
+{
+	static const u64 x1[2] ALIGNED(16) = {0x3FF8000000000000ULL, 0xC000000000000000ULL};
+	u32 m = 0x3F80;
+	__asm__ volatile("fninit\n\tfldpi\n\tfld1");
+	fldcw(0x27F);
+	__asm__ volatile("movups %0, %%xmm1\n\tldmxcsr %1" : : "m"(x1), "m"(m));
+	gdb_fp_probe();
+	m = 0x1F80;
+	__asm__ volatile("fninit\n\tldmxcsr %0" : : "m"(m));
+}
+
 void kmain(u32 magic, struct mb_info *mbi)
 {
 	serial_init();
@@ -371,6 +389,7 @@ void kmain(u32 magic, struct mb_info *mbi)
 	write_cr4(read_cr4() | (1u << 9) | (1u << 10)); /* OSFXSR, OSXMMEXCPT */
 	__asm__ volatile("fninit");
 	printf("[fninit] fcw %04x fsw %04x\n", fnstcw(), fnstsw());
+	probe();
 	arith();
 	conversions();
 	compares();
