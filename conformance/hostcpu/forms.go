@@ -86,6 +86,7 @@ func Forms() []Form {
 		l.sse2()
 		l.x87()
 		l.fpExceptions()
+		l.fxrstor()
 		seen := map[string]bool{}
 		for _, f := range l {
 			if seen[f.Name] {

@@ -681,3 +681,32 @@ func (l *formList) fpExceptions() {
 		})
 	}
 }
+
+// fxrstor adds FXRSTOR/FXRSTOR64 from a random but valid 512-byte image:
+// the registers it loads (x87 words and registers, MXCSR, XMM) are then
+// compared, which checks the image layout.
+func (l *formList) fxrstor() {
+	for _, w := range []bool{false, true} {
+		name := "FXRSTOR m512byte"
+		if w {
+			name = "FXRSTOR64 m512byte"
+		}
+		l.add(name, ok(undefNone), func(g *gen) {
+			g.w = w
+			g.op = []byte{0x0F, 0xAE}
+			g.regField(1)
+			g.memData(512, 16, 0)
+			r := g.rng
+			a := g.memAddr
+			g.writeData(a, 16, uint64(0x40|0x3F|r.IntN(4)<<8|r.IntN(4)<<10)) // FCW, all masked
+			g.writeData(a+2, 16, uint64(r.IntN(8)<<11|r.IntN(16)<<8&0x700|r.IntN(64)&0x3F))
+			g.writeData(a+4, 8, uint64(r.IntN(256)))
+			g.writeData(a+24, 32, uint64(g.mxcsr()))
+			for i := 0; i < 8; i++ {
+				v := g.f80()
+				g.writeData(a+32+16*uint64(i), 64, v.M)
+				g.writeData(a+40+16*uint64(i), 16, uint64(v.SE))
+			}
+		})
+	}
+}
