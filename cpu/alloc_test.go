@@ -27,8 +27,9 @@ func TestNoAllocTBLookupHit(t *testing.T) {
 }
 
 func TestNoAllocTBExecution(t *testing.T) {
-	for name, code := range map[string][]byte{"alu": aluLoop(5000), "mem": memLoop(5000)} {
+	for name, code := range map[string][]byte{"alu": aluLoop(5000), "mem": memLoop(5000), "sse": sseLoop(5000), "x87": x87Loop(5000)} {
 		c, _ := testCPU(t, 1<<20, code)
+		c.CR4 |= CR4_OSFXSR
 		run := func() {
 			c.EIP = 0x1000
 			c.Halted = false

@@ -99,3 +99,58 @@ func BenchmarkTBLookupHit(b *testing.B) {
 		c.findTB()
 	}
 }
+
+// sseLoop: ECX iterations of five SSE/SSE2 instructions + LOOP.
+//
+//	mov ecx, N             ; b9 imm32
+//	l: addsd xmm0, xmm1    ; f2 0f 58 c1
+//	   mulsd xmm2, xmm0    ; f2 0f 59 d0
+//	   divsd xmm3, xmm1    ; f2 0f 5e d9
+//	   paddd xmm4, xmm5    ; 66 0f fe e5
+//	   cvtsi2sd xmm6, eax  ; f2 0f 2a f0
+//	   loop l              ; e2 ea
+//	   hlt
+func sseLoop(n uint32) []byte {
+	return []byte{0xb9, byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24),
+		0xf2, 0x0f, 0x58, 0xc1, 0xf2, 0x0f, 0x59, 0xd0, 0xf2, 0x0f, 0x5e, 0xd9, 0x66, 0x0f, 0xfe, 0xe5,
+		0xf2, 0x0f, 0x2a, 0xf0, 0xe2, 0xea, 0xf4}
+}
+
+// x87Loop: ECX iterations of five x87 instructions + LOOP.
+//
+//	mov ecx, N           ; b9 imm32
+//	l: fld1              ; d9 e8
+//	   fadd st0, st0     ; d8 c0
+//	   fmul st0, st0     ; d8 c8
+//	   fsqrt             ; d9 fa
+//	   fstp st0          ; dd d8
+//	   loop l            ; e2 f4
+//	   hlt
+func x87Loop(n uint32) []byte {
+	return []byte{0xb9, byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24),
+		0xd9, 0xe8, 0xd8, 0xc0, 0xd8, 0xc8, 0xd9, 0xfa, 0xdd, 0xd8, 0xe2, 0xf4, 0xf4}
+}
+
+func benchFP(b *testing.B, code []byte) {
+	c, _ := testCPU(b, 1<<20, code)
+	c.CR4 |= CR4_OSFXSR
+	s := c.FPU()
+	s.XMM[1][0] = 0x3FF0000000000000 // 1.0
+	s.XMM[3][0] = 0x4008000000000000 // 3.0
+	c.SetFPU(s)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var insns uint64
+	for i := 0; i < b.N; i++ {
+		c.EIP = 0x1000
+		c.Halted = false
+		insns += runToHalt(b, c)
+	}
+	b.ReportMetric(float64(insns)/b.Elapsed().Seconds()/1e6, "MIPS")
+}
+
+// BenchmarkSSETB executes TBs of scalar-double and packed-integer SSE2.
+func BenchmarkSSETB(b *testing.B) { benchFP(b, sseLoop(100000)) }
+
+// BenchmarkX87TB executes TBs of x87 arithmetic (FSQRT included).
+func BenchmarkX87TB(b *testing.B) { benchFP(b, x87Loop(100000)) }

@@ -440,9 +440,11 @@ func (c *CPU) Reset() {
 func (c *CPU) INIT() {
 	a20 := c.a20Mask
 	apic := c.msr.apicBase
+	fpu := c.fpu
 	c.Reset()
 	c.a20Mask = a20
 	c.msr.apicBase = apic // INIT leaves IA32_APIC_BASE unchanged
+	c.fpu = fpu           // and the x87/SSE state (SDM Vol. 3 Table 9-1)
 	c.waitSIPI = true
 	c.stopTB = true
 	c.exitReq = true

@@ -1,11 +1,10 @@
 package cpu
 
-// The CPUID model ("GlassBoxEmul", family 6 model 6 stepping 3): DE, PSE,
-// PSE-36, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV (leaf 1 EDX), CX16 (leaf
-// 1 ECX), SYSCALL, NX, LM (leaf 0x80000001 EDX), 40 physical / 48 linear
-// address bits. Each bit is something the emulator implements; FPU, FXSR,
-// SSE and SSE2 are not reported because x87 arithmetic and SSE are not
-// implemented yet.
+// The CPUID model ("GlassBoxEmul", family 6 model 6 stepping 3): FPU, DE,
+// PSE, PSE-36, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, FXSR, SSE, SSE2
+// (leaf 1 EDX), CX16 (leaf 1 ECX), SYSCALL, NX, LM (leaf 0x80000001 EDX),
+// 40 physical / 48 linear address bits. Each bit is something the emulator
+// implements; MMX, SSE3 and later are not reported (not implemented).
 
 // CPUIDModel holds the values returned by CPUID.
 type CPUIDModel struct {
@@ -50,7 +49,7 @@ func defaultCPUID() CPUIDModel {
 	m := CPUIDModel{MaxLeaf: 1, MaxExt: 0x80000008, Sig: 0x663}
 	copy(m.Vendor[:], "GlassBoxEmul")
 	copy(m.Brand[:], "glassbox virtual CPU")
-	m.Feat1EDX = CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_APIC |
+	m.Feat1EDX = CPUID_FPU | CPUID_FXSR | CPUID_SSE | CPUID_SSE2 | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_APIC |
 		CPUID_SEP | CPUID_PGE | CPUID_CMOV | CPUID_PSE36
 	m.Feat1ECX = CPUID_ECX_CX16
 	m.Ext1EDX = CPUID_EXT_NX | CPUID_EXT_SYSCALL | CPUID_EXT_LM

@@ -347,7 +347,7 @@ func (c *CPU) exec(op *tb.Op) {
 			c.yieldTurn = true
 			c.stopTB = true
 		}
-	case kNop, x86asm.FWAIT:
+	case kNop:
 	case kUD, x86asm.UD2, x86asm.UD0, x86asm.UD1:
 		c.ud()
 	case x86asm.LDS, x86asm.LES, x86asm.LFS, x86asm.LGS, x86asm.LSS:

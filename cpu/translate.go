@@ -276,6 +276,9 @@ func lower(inst *x86asm.Inst, kind int, eip uint64, mode int) (op tb.Op, ends bo
 	}
 	opc := inst.Opcode >> 24
 	opc2 := inst.Opcode >> 16 & 0xFF
+	if opc >= 0xD8 && opc <= 0xDF {
+		op.Imm = uint64(inst.Opcode) // x87: opcode byte and ModRM for the FPU (fpu.go)
+	}
 	switch x {
 	case x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE, x86asm.JG, x86asm.JGE,
 		x86asm.JL, x86asm.JLE, x86asm.JNO, x86asm.JNP, x86asm.JNS, x86asm.JO, x86asm.JP, x86asm.JS:

@@ -26,9 +26,9 @@ import (
 // x/i $pc and stepi work. Writing the PC converts back (EIP = value -
 // CS.base).
 //
-// x87 and SSE: the CPU does not model them yet. st0-7 and xmm read as 0,
-// fctrl as 0x37f, ftag as 0xffff (all empty), mxcsr as 0x1f80; writes to
-// them are accepted and ignored.
+// x87 and SSE registers read the vCPU's state (st0-7 in stack order, ftag
+// as the full tag word, fiseg/fioff/foseg/fooff/fop from the last x87
+// instruction); writes to them are accepted and ignored.
 //
 // mode_bits (org.glassbox.x86.sys) is a read-only synthetic register: the
 // current code size, 16, 32 or 64. gdb/glassbox.gdb uses it to switch the
@@ -65,8 +65,10 @@ type regDef struct {
 	typ     string
 	group   string
 	feature string
-	// get reads the value from a snapshot (nil: constant def).
+	// get reads the value from a snapshot (nil: constant def); hi gives
+	// the bytes above the low eight for the 80- and 128-bit registers.
 	get func(r *target.Regs) uint64
+	hi  func(r *target.Regs) uint64
 	def uint64
 	// set is the target.SetReg name; "" means writes are ignored (x87,
 	// SSE); "-" means the register is read-only (a changed value is an
@@ -156,18 +158,33 @@ func buildLayout(arch string) *layout {
 		add(regDef{name: n, bits: 32, typ: "int32", feature: featCore, get: segSel(segIdx[k]), set: n})
 	}
 	for i := 0; i < 8; i++ {
-		add(regDef{name: fmt.Sprintf("st%d", i), bits: 80, typ: "i387_ext", feature: featCore})
+		add(regDef{name: fmt.Sprintf("st%d", i), bits: 80, typ: "i387_ext", feature: featCore,
+			get: func(r *target.Regs) uint64 { return r.FPU.ST[i].M },
+			hi:  func(r *target.Regs) uint64 { return uint64(r.FPU.ST[i].SE) }})
 	}
 	for _, x := range []struct {
-		n string
-		v uint64
-	}{{"fctrl", 0x37f}, {"fstat", 0}, {"ftag", 0xffff}, {"fiseg", 0}, {"fioff", 0}, {"foseg", 0}, {"fooff", 0}, {"fop", 0}} {
-		add(regDef{name: x.n, bits: 32, typ: "int", group: "float", feature: featCore, def: x.v})
+		n   string
+		get func(f *target.FPU) uint64
+	}{
+		{"fctrl", func(f *target.FPU) uint64 { return uint64(f.FCW) }},
+		{"fstat", func(f *target.FPU) uint64 { return uint64(f.FSW) }},
+		{"ftag", func(f *target.FPU) uint64 { return uint64(f.FTW) }},
+		{"fiseg", func(f *target.FPU) uint64 { return uint64(f.FCS) }},
+		{"fioff", func(f *target.FPU) uint64 { return f.FIP }},
+		{"foseg", func(f *target.FPU) uint64 { return uint64(f.FDS) }},
+		{"fooff", func(f *target.FPU) uint64 { return f.FDP }},
+		{"fop", func(f *target.FPU) uint64 { return uint64(f.FOP) }},
+	} {
+		add(regDef{name: x.n, bits: 32, typ: "int", group: "float", feature: featCore,
+			get: func(r *target.Regs) uint64 { return x.get(&r.FPU) }})
 	}
 	for i := 0; i < nxmm; i++ {
-		add(regDef{name: fmt.Sprintf("xmm%d", i), bits: 128, typ: "vec128", feature: featSSE})
+		add(regDef{name: fmt.Sprintf("xmm%d", i), bits: 128, typ: "vec128", feature: featSSE,
+			get: func(r *target.Regs) uint64 { return r.FPU.XMM[i][0] },
+			hi:  func(r *target.Regs) uint64 { return r.FPU.XMM[i][1] }})
 	}
-	add(regDef{name: "mxcsr", bits: 32, typ: "i386_mxcsr", group: "vector", feature: featSSE, def: 0x1f80})
+	add(regDef{name: "mxcsr", bits: 32, typ: "i386_mxcsr", group: "vector", feature: featSSE,
+		get: func(r *target.Regs) uint64 { return uint64(r.FPU.MXCSR) }})
 	if l.wide {
 		// gdb 13 accepts org.gnu.gdb.i386.segments only for amd64: with
 		// an i386 description it fails an internal assertion, so the
@@ -326,11 +343,17 @@ func (l *layout) value(i int, r *target.Regs) uint64 {
 func (l *layout) appendReg(out []byte, i int, r *target.Regs) []byte {
 	d := &l.regs[i]
 	v := l.value(i, r)
+	var hi uint64
+	if d.hi != nil {
+		hi = d.hi(r)
+	}
 	const digits = "0123456789abcdef"
 	for k := 0; k < d.bits/8; k++ {
 		var b byte
 		if k < 8 {
 			b = byte(v >> (8 * k))
+		} else {
+			b = byte(hi >> (8 * (k - 8)))
 		}
 		out = append(out, digits[b>>4], digits[b&15])
 	}

@@ -157,7 +157,25 @@ func cmdInfoRegisters(ctx *Context, _ []string) error {
 		ctx.Printf("last exception: %d %s\n", r.LastException, excName(r.LastException))
 	}
 	if ctx.Has("a") {
-		ctx.Printf("x87/SSE: not available yet: target.Regs has no FPU/SSE state\n")
+		// QEMU's layout: FPRn is physical register n, FTW the abridged
+		// tag (bit n set: FPRn valid), XMM high qword first.
+		f := &r.FPU
+		top := int(f.FSW >> 11 & 7)
+		var tag uint8
+		for i := 0; i < 8; i++ {
+			if f.FTW>>(2*i)&3 != 3 {
+				tag |= 1 << i
+			}
+		}
+		ctx.Printf("FCW=%04x FSW=%04x [ST=%d] FTW=%02x MXCSR=%08x\n", f.FCW, f.FSW, top, tag, f.MXCSR)
+		for i := 0; i < 8; i++ {
+			st := f.ST[(i-top)&7]
+			ctx.Printf("FPR%d=%016x %04x%s", i, st.M, st.SE, pick(i&1 == 1, "\n", " "))
+		}
+		n := pick(long, 16, 8)
+		for i := 0; i < n; i++ {
+			ctx.Printf("XMM%02d=%016x%016x%s", i, f.XMM[i][1], f.XMM[i][0], pick(i&1 == 1, "\n", " "))
+		}
 	}
 	return nil
 }

@@ -214,7 +214,7 @@ func commandTable() []*Command {
 
 		// ---- CPU state
 		{Name: "info registers", Category: "CPU state", MaxArgs: 0,
-			Flags:        []Flag{{Name: "a", Help: "also x87/SSE state (not available yet)"}, flagCPU, flagJSON},
+			Flags:        []Flag{{Name: "a", Help: "also the x87/SSE state (QEMU's layout: FPRn is physical register n)"}, flagCPU, flagJSON},
 			NeedsStopped: true, Run: cmdInfoRegisters,
 			Help: "registers: GPRs, flags, segments, CRs, DRs",
 			Long: "RFLAGS is decoded like QEMU (`[ODITSZAPC]`, a letter for each set flag). " +

@@ -49,6 +49,23 @@ type Regs struct {
 	// LastException is the last exception delivered (-1 if none).
 	LastException int
 	ExcChain      []string
+	FPU           FPU
+}
+
+// FPU is the x87 and SSE state of a vCPU.
+type FPU struct {
+	FCW, FSW, FTW, FOP uint16 // FSW includes TOP; FTW is the full tag word (11 = empty)
+	FIP, FDP           uint64
+	FCS, FDS           uint16
+	ST                 [8]F80 // ST(0)..ST(7)
+	XMM                [16][2]uint64
+	MXCSR              uint32
+}
+
+// F80 is an 80-bit extended value: sign and exponent, significand.
+type F80 struct {
+	SE uint16
+	M  uint64
 }
 
 // Regs returns a snapshot of vCPU i.
@@ -78,6 +95,12 @@ func (t *Target) Regs(i int) (Regs, error) {
 	r.TR = Seg{c.TR.Sel, c.TR.Base, c.TR.Limit, c.TR.Attr}
 	r.GDTBase, r.GDTLim = c.GDTR.Base, c.GDTR.Limit
 	r.IDTBase, r.IDTLim = c.IDTR.Base, c.IDTR.Limit
+	f := c.FPU()
+	r.FPU = FPU{FCW: f.FCW, FSW: f.FSW, FTW: f.FTW, FOP: f.FOP, FIP: f.FIP, FDP: f.FDP, FCS: f.FCS, FDS: f.FDS,
+		XMM: f.XMM, MXCSR: f.MXCSR}
+	for k, st := range f.ST {
+		r.FPU.ST[k] = F80{st.SE, st.M}
+	}
 	r.LastException = -1
 	if len(c.ExcChain) > 0 {
 		r.LastException = c.LastExc.Vector

@@ -80,6 +80,21 @@ func Compare(want, got Result, f Form) error {
 	if w.MXCSR != g.MXCSR {
 		add("MXCSR: want %#04x, got %#04x", w.MXCSR, g.MXCSR)
 	}
+	wx, gx := w.X87, g.X87
+	if wx.FCW != gx.FCW {
+		add("FCW: want %#04x, got %#04x", wx.FCW, gx.FCW)
+	}
+	if (wx.FSW^gx.FSW)&^f.FSWMask != 0 {
+		add("FSW: want %#04x, got %#04x (TOP %d/%d, differ in %#04x)", wx.FSW, gx.FSW, wx.FSW>>11&7, gx.FSW>>11&7, (wx.FSW^gx.FSW)&^f.FSWMask)
+	}
+	if wx.FTW != gx.FTW {
+		add("FTW: want %#02x, got %#02x", wx.FTW, gx.FTW)
+	}
+	for i := range wx.ST {
+		if wx.ST[i] != gx.ST[i] {
+			add("ST(%d): want %04x_%016x, got %04x_%016x", i, wx.ST[i].SE, wx.ST[i].M, gx.ST[i].SE, gx.ST[i].M)
+		}
+	}
 	if len(w.Data) != len(g.Data) {
 		add("data: want %d bytes, got %d", len(w.Data), len(g.Data))
 	} else {

@@ -24,7 +24,8 @@ import (
 // Every case is a single instruction (code decodes as exactly one
 // instruction in 64-bit mode) and a complete initial State: all GPRs, the
 // arithmetic flags and DF, XMM0–15, MXCSR and the whole data region are
-// random or chosen by the generator, so nothing depends on leftover state.
+// random or chosen by the generator, so nothing depends on leftover state;
+// the x87 state is random for x87 forms and FNINIT's for the others.
 // Memory operands always address the data region: the generator loads the
 // base/index registers (or uses RIP-relative / absolute displacements) so
 // the effective address lands at DataAddr+offset, sometimes straddling the
@@ -48,6 +49,10 @@ type Form struct {
 	// is architecturally undefined for every case of this form (e.g. the
 	// destination of BSF with a zero source); Compare ignores them.
 	RegMask uint16
+	// FSWMask is the set of x87 status-word bits the SDM calls undefined
+	// for this form (condition codes after arithmetic); Compare ignores
+	// them.
+	FSWMask uint16
 	// Fault is the outcome every case of this form must have: FaultNone,
 	// or the vector of the exception the form is designed to raise (e.g.
 	// FaultDE for the divide-error classes). The host self-test checks the
@@ -78,6 +83,10 @@ func Forms() []Form {
 		l.stack()
 		l.control()
 		l.sse()
+		l.sse2()
+		l.x87()
+		l.fpExceptions()
+		l.fxrstor()
 		seen := map[string]bool{}
 		for _, f := range l {
 			if seen[f.Name] {
@@ -95,6 +104,7 @@ type formList []Form
 type formOpt struct {
 	undef   uint64
 	regMask uint16
+	fswMask uint16
 	fault   int
 }
 
@@ -106,6 +116,7 @@ func (l *formList) add(name string, o formOpt, body func(g *gen)) {
 		Name:     name,
 		FlagMask: o.undef,
 		RegMask:  o.regMask,
+		FSWMask:  o.fswMask,
 		Fault:    o.fault,
 		Gen: func(rng *rand.Rand) ([]byte, State) {
 			g := newGen(rng)
@@ -1049,6 +1060,8 @@ const (
 	xInt xkind = iota // packed integer / raw bits
 	xSD               // scalar double in the low qword
 	xSS               // scalar single in the low dword
+	xPS               // four singles
+	xPD               // two doubles
 )
 
 // setXMM gives XMM n a value of the given kind (the other lanes keep their
@@ -1059,7 +1072,15 @@ func (g *gen) setXMM(n int, k xkind) {
 		g.st.XMM[n][0] = g.f64()
 	case xSS:
 		g.st.XMM[n][0] = g.st.XMM[n][0]&^0xffffffff | uint64(g.f32())
+	case xPS:
+		g.st.XMM[n] = g.ps()
+	case xPD:
+		g.st.XMM[n] = [2]uint64{g.f64(), g.f64()}
 	}
+}
+
+func (g *gen) ps() [2]uint64 {
+	return [2]uint64{uint64(g.f32()) | uint64(g.f32())<<32, uint64(g.f32()) | uint64(g.f32())<<32}
 }
 
 // xmmRM makes the r/m operand an XMM register or a memory operand of
@@ -1084,6 +1105,10 @@ func (g *gen) xmmRM(dst int, msize, align int, k xkind, memOnly bool) {
 		v[0] = g.f64()
 	case xSS:
 		v[0] = uint64(g.f32())
+	case xPS:
+		v = g.ps()
+	case xPD:
+		v = [2]uint64{g.f64(), g.f64()}
 	default:
 		v = [2]uint64{g.rng.Uint64(), g.rng.Uint64()}
 		if dst >= 0 && g.rng.IntN(2) == 0 {

@@ -17,8 +17,9 @@
 //   - fills the code page at [CodeAddr] with int3 (0xCC) and copies the
 //     instruction bytes to its start,
 //   - loads the data region [DataAddr, DataAddr+DataSize) from State.Data,
-//   - loads RFLAGS (only the arithmetic flags and DF, see [InputFlags]),
-//     MXCSR, XMM0–XMM15 and all sixteen GPRs including RSP,
+//   - loads the x87 state (FXRSTOR), RFLAGS (only the arithmetic flags and
+//     DF, see [InputFlags]), MXCSR, XMM0–XMM15 and all sixteen GPRs
+//     including RSP,
 //   - jumps to CodeAddr and lets the code run until a signal stops it.
 //
 // The int3 right after the code (or any int3 of the fill further on, which a
@@ -166,10 +167,25 @@ type State struct {
 	RFLAGS uint64     // only InputFlags are loaded / reported (plus bit 1 on output)
 	XMM    [16][2]uint64
 	MXCSR  uint32 // bits 0..15; reserved bits are ignored on input
+	X87    X87State
 	// Data is the contents of the data region (DataSize bytes at
 	// DataAddr). On input nil means all zeros; on output it is always
 	// DataSize bytes.
 	Data []byte
+}
+
+// X87State is the x87 FPU state in FXSAVE's terms. A zero FCW on input
+// means the FNINIT state (0x37F, all registers empty).
+type X87State struct {
+	FCW, FSW uint16 // FSW includes TOP (bits 11-13)
+	FTW      uint8  // abridged tag word: bit i set = physical register i is valid
+	ST       [8]F80 // ST(0)..ST(7) in stack order
+}
+
+// F80 is an 80-bit extended value: sign/exponent and significand.
+type F80 struct {
+	SE uint16
+	M  uint64
 }
 
 // Clone returns a deep copy of s.

@@ -23,11 +23,12 @@ import (
 //
 //	u32 "GBXQ"  u32 count
 //	count × { header[400]  code[codeLen]  data[DataSize] if flags&1 }
-//	header: u16 codeLen  u16 flags  u32 MXCSR  u64 RFLAGS  u64 GPR[16]  u64 XMM[16][2]
+//	header: u16 codeLen  u16 flags  u32 MXCSR  u64 RFLAGS  u64 GPR[16]  u64 XMM[16][2]  x87[136]
 //
 // Response (helper → parent), one per case in order, then a trailer:
 //
-//	header[416]: i32 fault  u32 MXCSR  u64 faultAddr  u64 RIP  u64 RFLAGS  u64 GPR[16]  u64 XMM[16][2]
+//	header[552]: i32 fault  u32 MXCSR  u64 faultAddr  u64 RIP  u64 RFLAGS  u64 GPR[16]  u64 XMM[16][2]  x87[136]
+//	x87: u16 FCW  u16 FSW  u8 FTW(abridged)  u8 pad[3]  8 × { u64 significand  u16 sign/exponent  u8 pad[6] }
 //	runs: { u16 offset  u16 length  bytes[length] }*  u16 0  u16 0
 //	...
 //	u32 "GBXR"  u32 count
@@ -40,10 +41,10 @@ const (
 	magicHello = 0x48584247 // "GBXH"
 	magicReq   = 0x51584247 // "GBXQ"
 	magicResp  = 0x52584247 // "GBXR"
-	protoVer   = 1
+	protoVer   = 2
 
-	inHdrSize  = 400
-	outHdrSize = 416
+	inHdrSize  = 536
+	outHdrSize = 552
 
 	// readTimeout bounds the wait for any single response. The helper's
 	// own watchdog aborts runaway cases after ~150 ms, so hitting this
@@ -257,6 +258,7 @@ func writeBatch(f *os.File, codes [][]byte, ins []State) error {
 			le.PutUint64(h[144+16*j:], x[0])
 			le.PutUint64(h[152+16*j:], x[1])
 		}
+		putX87(h[400:], in.X87)
 		bw.Write(h[:])
 		bw.Write(code)
 		if in.Data != nil {
@@ -291,6 +293,7 @@ func (r *Runner) readBatch(ins []State) ([]Result, error) {
 			o.State.XMM[j][0] = le.Uint64(h[160+16*j:])
 			o.State.XMM[j][1] = le.Uint64(h[168+16*j:])
 		}
+		o.State.X87 = getX87(h[416:])
 		data := slab[i*DataSize : (i+1)*DataSize : (i+1)*DataSize]
 		copy(data, ins[i].Data)
 		for {
@@ -372,4 +375,33 @@ func (t *headBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// DefaultX87 is the FNINIT state, used for a zero X87State on input.
+var DefaultX87 = X87State{FCW: 0x37F}
+
+func putX87(b []byte, x X87State) {
+	le := binary.LittleEndian
+	if x.FCW == 0 {
+		x = DefaultX87
+	}
+	clear(b[:136])
+	le.PutUint16(b[0:], x.FCW)
+	le.PutUint16(b[2:], x.FSW)
+	b[4] = x.FTW
+	for i, r := range x.ST {
+		le.PutUint64(b[8+16*i:], r.M)
+		le.PutUint16(b[16+16*i:], r.SE)
+	}
+}
+
+func getX87(b []byte) (x X87State) {
+	le := binary.LittleEndian
+	x.FCW = le.Uint16(b[0:])
+	x.FSW = le.Uint16(b[2:])
+	x.FTW = b[4]
+	for i := range x.ST {
+		x.ST[i] = F80{SE: le.Uint16(b[16+16*i:]), M: le.Uint64(b[8+16*i:])}
+	}
+	return x
 }

@@ -87,12 +87,27 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 	} else {
 		clear(data)
 	}
-	c.SetControl(cpu.CR0_PE|cpu.CR0_PG|cpu.CR0_ET|cpu.CR0_WP, physPML4, cpu.CR4_PAE|cpu.CR4_OSFXSR, cpu.EFER_LME|cpu.EFER_LMA|cpu.EFER_NXE)
+	// As Linux runs user code: CR0.NE and MP (#MF, FWAIT), CR4.OSFXSR and
+	// OSXMMEXCPT (#XM).
+	c.SetControl(cpu.CR0_PE|cpu.CR0_PG|cpu.CR0_ET|cpu.CR0_WP|cpu.CR0_NE|cpu.CR0_MP, physPML4,
+		cpu.CR4_PAE|cpu.CR4_OSFXSR|cpu.CR4_OSXMMEXCPT, cpu.EFER_LME|cpu.EFER_LMA|cpu.EFER_NXE)
 	c.SetSegment(cpu.CS, codeSel, 0, 0xFFFFFFFF, 0xA09B) // 64-bit code: L=1, G=1, P, S, code/read/accessed
 	for _, s := range []int{cpu.DS, cpu.ES, cpu.SS, cpu.FS, cpu.GS} {
 		c.SetSegment(s, dataSel, 0, 0xFFFFFFFF, 0xC093)
 	}
 	c.R = in.GPR
+	x := in.X87
+	if x.FCW == 0 {
+		x = hostcpu.DefaultX87
+	}
+	fs := cpu.FPUState{FCW: x.FCW, FSW: x.FSW, XMM: in.XMM, MXCSR: in.MXCSR}
+	for i := 0; i < 8; i++ {
+		if x.FTW&(1<<i) == 0 {
+			fs.FTW |= 3 << (2 * i)
+		}
+		fs.ST[i].SE, fs.ST[i].M = x.ST[i].SE, x.ST[i].M
+	}
+	c.SetFPU(fs)
 	c.EIP = hostcpu.CodeAddr
 	c.SetFlags(in.RFLAGS&(hostcpu.InputFlags) | 2)
 	c.IDTR = cpu.DTable{}
@@ -125,7 +140,15 @@ func (e *Emulator) Run(code []byte, in hostcpu.State) hostcpu.Result {
 	out.State.GPR = c.R
 	out.State.RFLAGS = c.Flags() & (hostcpu.InputFlags | 2)
 	out.State.Data = append([]byte(nil), data...)
-	out.State.MXCSR = in.MXCSR
-	out.State.XMM = in.XMM
+	fs = c.FPU()
+	out.State.MXCSR = fs.MXCSR
+	out.State.XMM = fs.XMM
+	out.State.X87 = hostcpu.X87State{FCW: fs.FCW, FSW: fs.FSW}
+	for i := 0; i < 8; i++ {
+		if fs.FTW>>(2*i)&3 != 3 {
+			out.State.X87.FTW |= 1 << i
+		}
+		out.State.X87.ST[i] = hostcpu.F80{SE: fs.ST[i].SE, M: fs.ST[i].M}
+	}
 	return out
 }

@@ -10,31 +10,16 @@ import (
 	"time"
 
 	"glassbox/conformance/hostcpu"
-
-	"golang.org/x/arch/x86/x86asm"
 )
 
 var (
 	casesPerForm = flag.Int("conformance.n", 300, "random cases per instruction form (raise for soaking)")
 	seedFlag     = flag.Uint64("conformance.seed", 0, "seed (0: derived from the time, printed on failure)")
 	formFilter   = flag.String("conformance.form", "", "only forms whose name contains this")
+	verbose      = flag.Bool("conformance.v", false, "print the XMM input of the first differing case")
 )
 
-// usesXMM reports forms the CPU model does not implement yet (SSE).
-func usesXMM(code []byte) bool {
-	in, err := x86asm.Decode(code, 64)
-	if err != nil {
-		return false
-	}
-	for _, a := range in.Args {
-		if r, ok := a.(x86asm.Reg); ok && r >= x86asm.X0 && r <= x86asm.X15 {
-			return true
-		}
-	}
-	return false
-}
-
-// TestHostDiff runs every integer form of the host oracle on the host CPU
+// TestHostDiff runs every form of the host oracle on the host CPU
 // and on glassbox, and compares registers, flags, memory and faults under
 // the SDM's undefined-flag masks.
 func TestHostDiff(t *testing.T) {
@@ -59,7 +44,7 @@ func TestHostDiff(t *testing.T) {
 		ex   string
 	}
 	var fails []failure
-	ran, skipped, formsRun := 0, 0, 0
+	ran, formsRun := 0, 0
 	for fi, f := range forms {
 		if *formFilter != "" && !strings.Contains(f.Name, *formFilter) {
 			continue
@@ -71,10 +56,6 @@ func TestHostDiff(t *testing.T) {
 			code, in := f.Gen(rng)
 			codes = append(codes, code)
 			ins = append(ins, in)
-		}
-		if usesXMM(codes[0]) || strings.Contains(strings.ToLower(f.Name), "xmm") {
-			skipped++
-			continue
 		}
 		formsRun++
 		want, err := r.RunBatch(codes, ins)
@@ -88,7 +69,7 @@ func TestHostDiff(t *testing.T) {
 			ran++
 			if err := hostcpu.Compare(want[i], got, f); err != nil {
 				if nf == 0 {
-					first = fmt.Sprintf("case %d code % x:\n%v", i, codes[i], err)
+					first = fmt.Sprintf("case %d code % x:\n%v%s", i, codes[i], err, x87Input(ins[i]))
 				}
 				nf++
 			}
@@ -101,5 +82,25 @@ func TestHostDiff(t *testing.T) {
 	for _, f := range fails {
 		t.Errorf("%s: %d of %d cases differ; first: %s", f.form, f.n, *casesPerForm, f.ex)
 	}
-	t.Logf("host diff: %d forms run (%d SSE forms skipped: not implemented yet), %d cases, %d forms with differences", formsRun, skipped, ran, len(fails))
+	t.Logf("host diff: %d forms run, %d cases, %d forms with differences", formsRun, ran, len(fails))
+}
+
+// x87Input describes a case's x87 input state (for x87 forms).
+func x87Input(in hostcpu.State) string {
+	x := in.X87
+	if x.FCW == 0 {
+		if *verbose {
+			s := fmt.Sprintf("\n\tinput: MXCSR %#x", in.MXCSR)
+			for i, v := range in.XMM {
+				s += fmt.Sprintf(" XMM%d=%016x_%016x", i, v[1], v[0])
+			}
+			return s
+		}
+		return ""
+	}
+	s := fmt.Sprintf("\n\tinput: FCW %#04x FSW %#04x FTW %#02x", x.FCW, x.FSW, x.FTW)
+	for i, r := range x.ST {
+		s += fmt.Sprintf(" ST(%d)=%04x_%016x", i, r.SE, r.M)
+	}
+	return s
 }

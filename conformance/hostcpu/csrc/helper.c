@@ -8,8 +8,9 @@
  *
  * One case: the code page (CODE_ADDR, RWX) is filled with int3 and the
  * instruction bytes are copied to its start; the data region (DATA_ADDR,
- * DATA_SIZE bytes) is loaded from the case; RFLAGS (arithmetic flags + DF),
- * MXCSR, XMM0-15 and all sixteen GPRs including RSP are loaded and the code
+ * DATA_SIZE bytes) is loaded from the case; the x87 state (FXRSTOR of an
+ * image built from the case), RFLAGS (arithmetic flags + DF), MXCSR,
+ * XMM0-15 and all sixteen GPRs including RSP are loaded and the code
  * is entered with an indirect jump. Whatever stops it -- the int3 after the
  * code, or a fault -- arrives as a signal on the alternate signal stack; the
  * handler copies the interrupted context out of the ucontext and rewrites
@@ -43,15 +44,16 @@
 #define MAGIC_HELLO 0x48584247u /* "GBXH" */
 #define MAGIC_REQ 0x51584247u   /* "GBXQ" */
 #define MAGIC_RESP 0x52584247u  /* "GBXR" */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 #define FAULT_NONE (-1)
 #define FAULT_TIMEOUT 256
 
 #define ARCH_FLAGS 0xCD5UL /* CF PF AF ZF SF DF OF */
 
-#define IN_HDR 400
-#define OUT_HDR 416
+#define IN_HDR 536
+#define OUT_HDR 552
+#define X87_LEN 136
 
 /* Guest register file as loaded/stored by the trampoline. Offsets are
  * hard-coded in the assembly below (checked by the static asserts). */
@@ -73,8 +75,10 @@ uint64_t g_host_rsp;
 uint64_t g_code_ptr = CODE_ADDR;
 uint32_t g_host_mxcsr = 0x1f80;
 uint16_t g_host_fcw = 0x37f;
+unsigned char g_fx[512] __attribute__((aligned(16)));
 
 static struct gstate g_out;
+static unsigned char g_out_x87[X87_LEN];
 static volatile sig_atomic_t g_in_guest;
 static volatile uint64_t g_serial, g_tick_serial;
 static volatile int g_ticks;
@@ -103,6 +107,7 @@ __asm__(
 	"	push %r15\n"
 	"	sub $8, %rsp\n"
 	"	mov %rsp, g_host_rsp(%rip)\n"
+	"	fxrstor g_fx(%rip)\n"
 	"	ldmxcsr g_in+136(%rip)\n"
 	"	movdqu g_in+144(%rip), %xmm0\n"
 	"	movdqu g_in+160(%rip), %xmm1\n"
@@ -242,7 +247,16 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 		g_out.gpr[i] = (uint64_t)g[gmap[i]];
 	g_out.rflags = ((uint64_t)g[REG_EFL] & ARCH_FLAGS) | 2;
 	if (uc->uc_mcontext.fpregs) {
-		memcpy(g_out.xmm, uc->uc_mcontext.fpregs->_xmm, sizeof g_out.xmm);
+		struct _libc_fpstate *fp = uc->uc_mcontext.fpregs;
+		memcpy(g_out.xmm, fp->_xmm, sizeof g_out.xmm);
+		memset(g_out_x87, 0, sizeof g_out_x87);
+		memcpy(g_out_x87 + 0, &fp->cwd, 2);
+		memcpy(g_out_x87 + 2, &fp->swd, 2);
+		g_out_x87[4] = (unsigned char)fp->ftw;
+		for (int i = 0; i < 8; i++) {
+			memcpy(g_out_x87 + 8 + 16 * i, fp->_st[i].significand, 8);
+			memcpy(g_out_x87 + 16 + 16 * i, &fp->_st[i].exponent, 2);
+		}
 		g_out.mxcsr = uc->uc_mcontext.fpregs->mxcsr;
 		uc->uc_mcontext.fpregs->mxcsr = g_host_mxcsr;
 	}
@@ -356,6 +370,16 @@ static void run_one(void)
 	memcpy(g_in.xmm, h + 144, 256);
 	g_in.rflags = (g_in.rflags & ARCH_FLAGS) | 2;
 	g_in.mxcsr = mxcsr & g_mxcsr_mask;
+	/* FXRSTOR image: FCW, FSW, abridged FTW, MXCSR, ST0-7. */
+	memset(g_fx, 0, sizeof g_fx);
+	memcpy(g_fx + 0, h + 400, 2);
+	memcpy(g_fx + 2, h + 402, 2);
+	g_fx[4] = h[404];
+	memcpy(g_fx + 24, &g_in.mxcsr, 4);
+	for (int i = 0; i < 8; i++) {
+		memcpy(g_fx + 32 + 16 * i, h + 408 + 16 * i, 8);
+		memcpy(g_fx + 40 + 16 * i, h + 416 + 16 * i, 2);
+	}
 
 	g_code_len = len;
 	g_fault = 255;
@@ -373,6 +397,7 @@ static void run_one(void)
 	memcpy(o + 24, &g_out.rflags, 8);
 	memcpy(o + 32, g_out.gpr, 128);
 	memcpy(o + 160, g_out.xmm, 256);
+	memcpy(o + 416, g_out_x87, X87_LEN);
 	write_full(o, OUT_HDR);
 
 	/* Data: runs of changed bytes relative to the input, gaps of up to

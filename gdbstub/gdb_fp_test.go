@@ -1,0 +1,69 @@
+package gdbstub
+
+import (
+	"net"
+	"os"
+	"testing"
+
+	"glassbox/internal/guestbuild"
+	"glassbox/loader"
+	"glassbox/machine"
+	"glassbox/target"
+)
+
+// TestGDBFloat reads the x87 and SSE registers with the real gdb at a
+// known state: guests/fp32 calls gdb_fp_probe with ST0 = 1, ST1 = pi,
+// FCW 0x27F, MXCSR 0x3F80 and XMM1 = {1.5, -2.0} (see guests/fp32/fp.c).
+func TestGDBFloat(t *testing.T) {
+	gdbPath(t)
+	elf := guestbuild.Build(t, "fp32")
+	img, err := os.ReadFile(elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := machine.New(machine.Config{RAM: 128 << 20, Serial: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadKernel(img, elf, loader.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(target.New(m), Config{Log: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(ln); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done; m.Close() })
+
+	out := runGDB(t, "file "+elf, "target remote "+ln.Addr().String(), "break gdb_fp_probe", "continue",
+		"p $st0", "p $st1", "p/x $fctrl", "p/x $ftag", "p/x $fstat", "p/x $mxcsr", "p $xmm1.v2_double",
+		"info float", "detach")
+	expect(t, out,
+		`Breakpoint 1, .*gdb_fp_probe`,
+		`\$1 = 1\n`,
+		`\$2 = 3\.14159265358979323\d*\n`,
+		`\$3 = 0x27f\n`,
+		`\$4 = 0xfff`,    // ST(0) and ST(1) valid (00), the rest empty
+		`\$5 = 0x3000\n`, // TOP = 6
+		`\$6 = 0x3f80\n`,
+		`\$7 = \{1\.5, -2\}`,
+		`R7: Valid\s+0x4000c90fdaa22168c235 \+3\.14159`,
+		`=>R6: Valid\s+0x3fff8000000000000000 \+1\s`,
+		`R5: Empty`,
+		`TOP: 6`,
+		`Control Word:\s+0x027f`,
+		`PC: Double Precision \(53-bits\)`,
+		`RC: Round to nearest`,
+		`Tag Word:\s+0x0fff`,
+		`Opcode:\s+0xd9e8`, // FLD1, the last non-control x87 instruction
+	)
+	t.Logf("gdb session:\n%s", out)
+}
