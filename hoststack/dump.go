@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -58,6 +59,30 @@ func Capture(r *Registry) (Snapshot, error) {
 		if name, state, ok := r.Lookup(g.ID); ok {
 			g.Name, g.Named, g.State = name, true, state
 		}
+	}
+	// Number threads like gdb (1 = oldest), but by registration order for
+	// named goroutines: goroutine IDs come from per-P batches, so their
+	// order varies between runs while registration order does not.
+	// Goroutine 1 (main) stays first; unnamed ones follow by ID.
+	key := func(g *Goroutine) (int, uint64) {
+		if g.ID == 1 {
+			return 0, 0
+		}
+		if seq, ok := r.order(g.ID); ok {
+			return 1, seq
+		}
+		return 2, uint64(g.ID)
+	}
+	sort.SliceStable(s.Goroutines, func(i, j int) bool {
+		ci, ki := key(&s.Goroutines[i])
+		cj, kj := key(&s.Goroutines[j])
+		if ci != cj {
+			return ci < cj
+		}
+		return ki < kj
+	})
+	for i := range s.Goroutines {
+		s.Goroutines[i].Thread = i + 1
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,10 +184,30 @@ func TestCaptureNamesStatesAndBlockingFrames(t *testing.T) {
 	if g := snap.Find("main"); g == nil || g.ID != 1 || g.Thread != 1 {
 		t.Errorf("goroutine 1 should be Thread 1 \"main\": %+v", g)
 	}
-	// Threads are numbered by goroutine ID, from 1.
+	// Threads are numbered from 1: goroutine 1, then named goroutines in
+	// registration order, then unnamed ones by goroutine ID.
+	lastSeq, lastID, named := uint64(0), int64(0), true
 	for i, g := range snap.Goroutines {
-		if g.Thread != i+1 || (i > 0 && g.ID <= snap.Goroutines[i-1].ID) {
-			t.Fatalf("thread %d is goroutine %d: numbering not by ID", g.Thread, g.ID)
+		if g.Thread != i+1 {
+			t.Fatalf("thread %d at index %d", g.Thread, i)
+		}
+		if i == 0 {
+			continue
+		}
+		seq, ok := s.reg.order(g.ID)
+		switch {
+		case ok && !named:
+			t.Fatalf("named goroutine %d (%q) after unnamed ones", g.ID, g.Name)
+		case ok && seq <= lastSeq:
+			t.Fatalf("thread %d (%q) registered before the previous thread", g.Thread, g.Name)
+		case ok:
+			lastSeq = seq
+		case named:
+			named, lastID = false, g.ID
+		case g.ID <= lastID:
+			t.Fatalf("unnamed goroutines not in ID order at thread %d", g.Thread)
+		default:
+			lastID = g.ID
 		}
 	}
 }
@@ -303,9 +324,15 @@ func TestDumpGroupFilterMaxFrames(t *testing.T) {
 	s := startScene(t)
 	out := dumpString(t, s.reg, Options{Group: true})
 	snap, _ := Capture(s.reg)
-	var ids []string
+	// members are listed in thread order
+	var members []*Goroutine
 	for i := 0; i < 3; i++ {
-		ids = append(ids, strconv.FormatInt(snap.Find("CPU "+strconv.Itoa(i)+"/TCG").ID, 10))
+		members = append(members, snap.Find("CPU "+strconv.Itoa(i)+"/TCG"))
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i].Thread < members[j].Thread })
+	var ids []string
+	for _, g := range members {
+		ids = append(ids, strconv.FormatInt(g.ID, 10))
 	}
 	if want := "3 goroutines with this stack: " + strings.Join(ids, ", ") + "\n"; !strings.Contains(out, want) {
 		t.Errorf("grouped dump lacks %q:\n%s", want, out)

@@ -23,6 +23,7 @@ const ThreadLabel = "glassbox.thread"
 type Registry struct {
 	mu      sync.Mutex
 	threads map[int64]*Thread // by goroutine ID; guarded by mu
+	seq     uint64            // registrations so far; guarded by mu
 }
 
 // NewRegistry returns an empty registry.
@@ -44,6 +45,7 @@ type Thread struct {
 	state   atomic.Pointer[State]
 	prev    *Thread // the registration this one shadows (nested Register)
 	labeled bool    // Register set the pprof label; Done clears it
+	seq     uint64  // registration order (thread numbering)
 }
 
 // State is an immutable state note. Make the notes a goroutine switches
@@ -133,6 +135,8 @@ func (r *Registry) add(name string, labeled bool) *Thread {
 		r.mu.Lock()
 		t.prev = r.threads[t.id]
 		r.threads[t.id] = t
+		r.seq++
+		t.seq = r.seq
 		r.mu.Unlock()
 	}
 	return t
@@ -216,6 +220,19 @@ func (r *Registry) Lookup(id int64) (name, state string, ok bool) {
 		return "", "", false
 	}
 	return t.name, t.State(), true
+}
+
+// order returns when the goroutine's registration was made (1 = first).
+func (r *Registry) order(id int64) (uint64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t := r.threads[id]; t != nil {
+		return t.seq, true
+	}
+	return 0, false
 }
 
 // Threads returns the current registrations, by goroutine ID.

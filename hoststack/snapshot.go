@@ -71,7 +71,8 @@ type Frame struct {
 }
 
 // number sorts goroutines by ID and numbers them like gdb numbers threads:
-// 1 for the oldest.
+// 1 for the oldest. (Capture renumbers glassbox's own goroutines by
+// registration order, which unlike goroutine IDs is stable across runs.)
 func (s *Snapshot) number() {
 	sort.SliceStable(s.Goroutines, func(i, j int) bool { return s.Goroutines[i].ID < s.Goroutines[j].ID })
 	for i := range s.Goroutines {
