@@ -75,13 +75,17 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 			stuck = false // waiting for an interrupt that will come
 			continue
 		}
+		if !same { // cheap test first: the TB lookups below are not
+			stuck = false
+			continue
+		}
 		var pcs []uint64
 		for _, id := range c.History() {
 			if t := m.TBs.ByID(id); t != nil {
 				pcs = append(pcs, t.Key.PC)
 			}
 		}
-		if _, _, spin := hoststack.SpinRange(pcs); !spin || !same {
+		if _, _, spin := hoststack.SpinRange(pcs); !spin {
 			stuck = false
 			continue
 		}
