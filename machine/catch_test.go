@@ -2,13 +2,11 @@ package machine
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"glassbox/guests"
-	"glassbox/internal/guestbuild"
 	"glassbox/loader"
 )
 
@@ -120,21 +118,7 @@ func TestCatchKindsAndErrors(t *testing.T) {
 // startup IPI to vCPU 2; the BSP's goroutine is parked inside the LAPIC
 // write, and vCPU 2 has left wait-for-SIPI at the vector's address.
 func TestCatchSIPI(t *testing.T) {
-	img, err := os.ReadFile(guestbuild.Build(t, "smp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Config{RAM: 128 << 20, CPUs: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadKernel(img, "smp.elf", loader.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := bootKernel(t, Config{RAM: 128 << 20, CPUs: 4}, guestImage(t, "smp"), "smp.elf", loader.Options{})
 	cp, err := m.AddCatch("sipi", 2, true)
 	if err != nil {
 		t.Fatal(err)

@@ -23,16 +23,7 @@ func runBenchGuest(tb testing.TB, img []byte, n string) (string, uint64) {
 func runBenchGuestStats(tb testing.TB, img []byte, n string, quantum uint64) (string, uint64, uint64) {
 	tb.Helper()
 	var out bytes.Buffer
-	m, err := New(Config{RAM: 128 << 20, CPUs: 1, Serial: &out, Quantum: quantum})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.LoadKernel(img, "bench.elf", loader.Options{Cmdline: "n=" + n}); err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	m := bootKernel(tb, Config{RAM: 128 << 20, CPUs: 1, Serial: &out, Quantum: quantum}, img, "bench.elf", loader.Options{Cmdline: "n=" + n})
 	defer m.Close()
 	st := m.Run(context.Background())
 	if st.Kind != StopDebugExit || st.Status != 1 {

@@ -14,17 +14,7 @@ import (
 func runSMP(t *testing.T, img []byte, cpus int) (string, uint64) {
 	t.Helper()
 	var out bytes.Buffer
-	m, err := New(Config{RAM: 128 << 20, CPUs: cpus, Serial: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadKernel(img, "smp.elf", loader.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := bootKernel(t, Config{RAM: 128 << 20, CPUs: cpus, Serial: &out}, img, "smp.elf", loader.Options{})
 	st := m.Run(context.Background())
 	if st.Kind != StopDebugExit || st.Status != 1 {
 		t.Fatalf("-smp %d: stop %v status %d\n%s", cpus, st.Kind, st.Status, out.String())

@@ -3,14 +3,12 @@ package machine
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"glassbox/hoststack"
-	"glassbox/internal/guestbuild"
 	"glassbox/loader"
 )
 
@@ -68,22 +66,10 @@ func TestSpinWatchdog(t *testing.T) {
 // loops while the BSP works, the BSP polling while APs finish) never look
 // like a machine-wide spin, even with a small threshold.
 func TestSpinWatchdogSMPGuest(t *testing.T) {
-	img, err := os.ReadFile(guestbuild.Build(t, "smp"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := guestImage(t, "smp")
 	for _, cpus := range []int{1, 4} {
 		var out bytes.Buffer
-		m, err := New(Config{RAM: 128 << 20, CPUs: cpus, Serial: &out, SpinWatchdog: 2_000_000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.LoadKernel(img, "smp.elf", loader.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(); err != nil {
-			t.Fatal(err)
-		}
+		m := bootKernel(t, Config{RAM: 128 << 20, CPUs: cpus, Serial: &out, SpinWatchdog: 2_000_000}, img, "smp.elf", loader.Options{})
 		st := m.Run(context.Background())
 		m.Close()
 		if st.Kind != StopDebugExit || !strings.Contains(out.String(), "smp: PASS") {
@@ -188,21 +174,7 @@ func TestExceptionLoopWatchdog(t *testing.T) {
 // deadlocked guest (here: a bounded run) gets the same diagnosis — vCPUs
 // spinning in place when paused are analysed as running.
 func TestPausedDeadlockAnalysis(t *testing.T) {
-	img, err := os.ReadFile(guestbuild.Build(t, "smp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Config{RAM: 128 << 20, CPUs: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadKernel(img, "smp.elf", loader.Options{Cmdline: "deadlock"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := bootKernel(t, Config{RAM: 128 << 20, CPUs: 2}, guestImage(t, "smp"), "smp.elf", loader.Options{Cmdline: "deadlock"})
 	if st := m.RunFor(context.Background(), 30_000_000); st.Kind != StopPaused {
 		t.Fatalf("stop %v (%v)", st.Kind, st.Err)
 	}

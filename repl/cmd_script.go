@@ -160,12 +160,9 @@ func cmdRunUntil(ctx *Context, args []string) error {
 func cmdExpect(ctx *Context, args []string) error {
 	switch args[0] {
 	case "serial":
-		if len(args) != 2 {
-			return fmt.Errorf("usage: expect serial REGEX")
-		}
-		re, err := regexp.Compile(args[1])
+		re, err := expectRegexp(args)
 		if err != nil {
-			return fmt.Errorf("expect serial: %v", err)
+			return err
 		}
 		buf, _ := ctx.T.SerialOutput()
 		if !re.Match(buf) {
@@ -240,12 +237,9 @@ func cmdExpect(ctx *Context, args []string) error {
 			return err
 		}
 	case "output":
-		if len(args) != 2 {
-			return fmt.Errorf("usage: expect output REGEX")
-		}
-		re, err := regexp.Compile(args[1])
+		re, err := expectRegexp(args)
 		if err != nil {
-			return fmt.Errorf("expect output: %v", err)
+			return err
 		}
 		if !re.MatchString(ctx.R.lastOut) {
 			out := ctx.R.lastOut
@@ -259,6 +253,18 @@ func cmdExpect(ctx *Context, args []string) error {
 	}
 	ctx.Printf("ok: expect %s\n", strings.Join(args, " "))
 	return nil
+}
+
+// expectRegexp compiles the REGEX of `expect serial|output REGEX`.
+func expectRegexp(args []string) (*regexp.Regexp, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("usage: expect %s REGEX", args[0])
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		return nil, fmt.Errorf("expect %s: %v", args[0], err)
+	}
+	return re, nil
 }
 
 func describeStop(st *target.Stop) string {

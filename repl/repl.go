@@ -241,6 +241,11 @@ func (r *REPL) Exec(line string) (err error) {
 // Prompt is the interactive prompt.
 const Prompt = "(glassbox) "
 
+// Tokenize splits a line into words the way command lines are split:
+// blanks separate, double quotes group words; an unterminated quote is an
+// error.
+func Tokenize(line string) ([]string, error) { return tokenize(line) }
+
 // tokenize splits a line into words; double quotes group words.
 func tokenize(line string) ([]string, error) {
 	var toks []string

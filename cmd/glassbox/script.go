@@ -62,42 +62,13 @@ func scriptHeader(file string) ([]string, error) {
 		if len(missing) > 0 {
 			return nil, errorf("%s:%d: header uses $%s, which is not set in the environment", file, i+1, missing[0])
 		}
-		words, err := splitWords(expanded)
+		words, err := repl.Tokenize(expanded)
 		if err != nil {
 			return nil, errorf("%s:%d: header: %v", file, i+1, err)
 		}
 		flags = append(flags, words...)
 	}
 	return flags, nil
-}
-
-// splitWords splits on blanks; double quotes group words.
-func splitWords(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	in, quoted := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			quoted, in = !quoted, true
-		case !quoted && (r == ' ' || r == '\t'):
-			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if quoted {
-		return nil, fmt.Errorf("unterminated quote")
-	}
-	if in {
-		out = append(out, cur.String())
-	}
-	return out, nil
 }
 
 // runScript runs REPL commands from o.script non-interactively (the guest
