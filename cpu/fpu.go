@@ -619,18 +619,7 @@ type x87ArithOp struct {
 }
 
 // x87Arith is x87ArithList indexed by instruction.
-var x87Arith = func() []x87ArithOp {
-	var n x86asm.Op
-	for k := range x87ArithList {
-		n = max(n, k)
-	}
-	t := make([]x87ArithOp, n+1)
-	for k, v := range x87ArithList {
-		v.ok = true
-		t[k] = v
-	}
-	return t
-}()
+var x87Arith = opTable(x87ArithList, func(v x87ArithOp) x87ArithOp { v.ok = true; return v })
 
 var x87ArithList = map[x86asm.Op]x87ArithOp{
 	x86asm.FADD: {fAdd, false, false, false}, x86asm.FADDP: {fAdd, false, true, false}, x86asm.FIADD: {fAdd, false, false, false},

@@ -254,18 +254,7 @@ type sseArithOp struct {
 
 // sseArith is sseArithList indexed by instruction (a map lookup per
 // instruction is measurably slower).
-var sseArith = func() []sseArithOp {
-	var n x86asm.Op
-	for k := range sseArithList {
-		n = max(n, k)
-	}
-	t := make([]sseArithOp, n+1)
-	for k, v := range sseArithList {
-		v.ok = true
-		t[k] = v
-	}
-	return t
-}()
+var sseArith = opTable(sseArithList, func(v sseArithOp) sseArithOp { v.ok = true; return v })
 
 var sseArithList = map[x86asm.Op]sseArithOp{
 	x86asm.ADDPS: {fAdd, false, false, false}, x86asm.ADDPD: {fAdd, true, false, false}, x86asm.ADDSS: {fAdd, false, true, false}, x86asm.ADDSD: {fAdd, true, true, false},

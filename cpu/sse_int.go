@@ -72,17 +72,22 @@ type laneOp struct {
 }
 
 // laneOps is laneOpList indexed by instruction.
-var laneOps = func() []laneOp {
+var laneOps = opTable(laneOpList, func(v laneOp) laneOp { return v })
+
+// opTable turns a per-instruction map into a slice indexed by the
+// instruction (a map lookup per executed instruction is measurably
+// slower); mark sets the entry's "present" field.
+func opTable[T any](list map[x86asm.Op]T, mark func(T) T) []T {
 	var n x86asm.Op
-	for k := range laneOpList {
+	for k := range list {
 		n = max(n, k)
 	}
-	t := make([]laneOp, n+1)
-	for k, v := range laneOpList {
-		t[k] = v
+	t := make([]T, n+1)
+	for k, v := range list {
+		t[k] = mark(v)
 	}
 	return t
-}()
+}
 
 var laneOpList = map[x86asm.Op]laneOp{
 	x86asm.PADDB: {1, addL}, x86asm.PADDW: {2, addL}, x86asm.PADDD: {4, addL}, x86asm.PADDQ: {8, addL},
