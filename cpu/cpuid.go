@@ -74,11 +74,19 @@ func (c *CPU) CPUIDValues(leaf, sub uint32) (a, b, cc, d uint32) {
 	case 0:
 		return m.MaxLeaf, le32(m.Vendor[0:]), le32(m.Vendor[8:]), le32(m.Vendor[4:])
 	case 1:
-		return m.Sig, uint32(c.ID)<<24 | 1<<16, m.Feat1ECX, m.Feat1EDX
+		d := m.Feat1EDX
+		if c.msr.apicBase&(1<<11) == 0 {
+			d &^= CPUID_APIC // APIC globally disabled (IA32_APIC_BASE.EN = 0): SDM Vol. 3 10.4.3
+		}
+		return m.Sig, uint32(c.ID)<<24 | 1<<16, m.Feat1ECX, d
 	case 0x80000000:
 		return m.MaxExt, le32(m.Vendor[0:]), le32(m.Vendor[8:]), le32(m.Vendor[4:])
 	case 0x80000001:
-		return 0, 0, m.Ext1ECX, m.Ext1EDX
+		d := m.Ext1EDX
+		if c.msr.apicBase&(1<<11) == 0 {
+			d &^= CPUID_APIC // AMD mirrors the APIC bit here
+		}
+		return 0, 0, m.Ext1ECX, d
 	case 0x80000002, 0x80000003, 0x80000004:
 		o := (leaf - 0x80000002) * 16
 		br := m.Brand[o:]
