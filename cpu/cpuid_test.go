@@ -32,3 +32,21 @@ func TestCPUIDAPICBitFollowsAPICBase(t *testing.T) {
 		t.Errorf("APIC re-enabled: leaf 1 %v, 80000001 %v (was %v)", l1, l8, hasExt)
 	}
 }
+
+// TestBaseMSRsRejectNonCanonical: WRMSR of a non-canonical address to
+// FS_BASE, GS_BASE, KERNEL_GS_BASE, LSTAR or CSTAR faults (#GP) and leaves
+// the MSR unchanged (another QEMU 7.2 TCG gap kvm-unit-tests reports).
+func TestBaseMSRsRejectNonCanonical(t *testing.T) {
+	c, _ := testCPU(t, 1<<16, nil)
+	for _, n := range []uint32{MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_CSTAR} {
+		if !c.writeMSR(n, 0xFFFF800000001000) {
+			t.Fatalf("MSR %#x: canonical value refused", n)
+		}
+		if c.writeMSR(n, 0x0000800000000000) {
+			t.Errorf("MSR %#x: non-canonical 0x0000800000000000 accepted", n)
+		}
+		if v, _ := c.readMSR(n); v != 0xFFFF800000001000 {
+			t.Errorf("MSR %#x = %#x after the refused write", n, v)
+		}
+	}
+}
