@@ -235,6 +235,18 @@ type IntController interface {
 	Ack() uint8
 }
 
+// APICMSRs is implemented by an interrupt controller with registers in
+// the MSR space: the x2APIC registers (0x800-0x8FF) and IA32_TSC_DEADLINE
+// (0x6E0). ok=false makes RDMSR/WRMSR raise #GP.
+type APICMSRs interface {
+	ReadAPICMSR(n uint32) (v uint64, ok bool)
+	WriteAPICMSR(n uint32, v uint64) (ok bool)
+	// APICBaseValid reports whether writing v to IA32_APIC_BASE is a valid
+	// mode transition (SDM Vol. 3 11.12.5: x2APIC -> xAPIC and disabled ->
+	// x2APIC are invalid).
+	APICBaseValid(v uint64) bool
+}
+
 // Shared is what the vCPUs of one machine share.
 type Shared struct {
 	Mem  *memmap.Space

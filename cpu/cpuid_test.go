@@ -50,3 +50,52 @@ func TestBaseMSRsRejectNonCanonical(t *testing.T) {
 		}
 	}
 }
+
+// fakeX2 is an interrupt controller with MSR-mapped registers.
+type fakeX2 struct {
+	valid  bool
+	wrote  map[uint32]uint64
+	regVal uint64
+}
+
+func (f *fakeX2) Pending() bool                     { return false }
+func (f *fakeX2) Ack() uint8                        { return 0 }
+func (f *fakeX2) APICBaseValid(uint64) bool         { return f.valid }
+func (f *fakeX2) ReadAPICMSR(uint32) (uint64, bool) { return f.regVal, true }
+func (f *fakeX2) WriteAPICMSR(n uint32, v uint64) bool {
+	f.wrote[n] = v
+	return true
+}
+
+// TestAPICBaseX2APIC: IA32_APIC_BASE keeps bit 10 only with an x2APIC
+// controller and only for transitions it calls valid (#GP otherwise);
+// MSRs 0x800-0x8FF and 0x6E0 go to the controller, other unknown MSRs
+// still fault.
+func TestAPICBaseX2APIC(t *testing.T) {
+	c, _ := testCPU(t, 1<<16, nil)
+	base, _ := c.readMSR(MSR_APIC_BASE)
+	if c.writeMSR(MSR_APIC_BASE, base|1<<10) {
+		t.Fatal("EXTD accepted without an x2APIC-capable controller")
+	}
+	f := &fakeX2{valid: false, wrote: map[uint32]uint64{}, regVal: 0x1234}
+	c.SetIntController(f)
+	if c.writeMSR(MSR_APIC_BASE, base|1<<10) {
+		t.Fatal("a transition the controller refuses was accepted")
+	}
+	f.valid = true
+	if !c.writeMSR(MSR_APIC_BASE, base|1<<10) {
+		t.Fatal("valid x2APIC transition refused")
+	}
+	if v, _ := c.readMSR(MSR_APIC_BASE); v&(1<<10) == 0 {
+		t.Error("EXTD not kept")
+	}
+	if v, ok := c.readMSR(0x802); !ok || v != 0x1234 {
+		t.Errorf("RDMSR 0x802 = %#x, %v", v, ok)
+	}
+	if !c.writeMSR(MSR_TSC_DEADLINE, 99) || f.wrote[MSR_TSC_DEADLINE] != 99 {
+		t.Error("IA32_TSC_DEADLINE not routed to the controller")
+	}
+	if _, ok := c.readMSR(0x900); ok {
+		t.Error("unknown MSR 0x900 readable")
+	}
+}

@@ -449,16 +449,38 @@ func (c *CPU) readMSR(n uint32) (uint64, bool) {
 	case MSR_TSC_AUX:
 		return c.msr.tscAux, true
 	}
+	if isAPICMSR(n) {
+		if a, ok := c.intc.(APICMSRs); ok {
+			return a.ReadAPICMSR(n)
+		}
+	}
 	return 0, false
 }
+
+// MSR_TSC_DEADLINE is IA32_TSC_DEADLINE (the local APIC's TSC-deadline
+// timer); 0x800-0x8FF are the x2APIC registers.
+const MSR_TSC_DEADLINE = 0x6E0
+
+func isAPICMSR(n uint32) bool { return n == MSR_TSC_DEADLINE || n >= 0x800 && n <= 0x8FF }
 
 func (c *CPU) writeMSR(n uint32, v uint64) bool {
 	switch n {
 	case MSR_TSC:
 		c.tsc0 = v - c.ICount
 	case MSR_APIC_BASE:
-		// BSP flag (bit 8) is read-only; bits 0-7 and 9-10 reserved.
-		c.msr.apicBase = v&^0x7FF | c.msr.apicBase&(1<<8)
+		// BSP flag (bit 8) is read-only; bits 0-7 and 9 reserved; bit 10
+		// (x2APIC mode) only with an x2APIC-capable controller, and only
+		// for valid mode transitions.
+		keep := uint64(0x7FF)
+		if a, ok := c.intc.(APICMSRs); ok && c.cpuid.Feat1ECX&CPUID_ECX_X2APIC != 0 {
+			if !a.APICBaseValid(v) {
+				return false
+			}
+			keep = 0x3FF
+		} else if v&(1<<10) != 0 {
+			return false
+		}
+		c.msr.apicBase = v&^keep | c.msr.apicBase&(1<<8)
 		if c.APICBaseHook != nil {
 			c.APICBaseHook(c.msr.apicBase)
 		}
@@ -509,6 +531,9 @@ func (c *CPU) writeMSR(n uint32, v uint64) bool {
 	case MSR_TSC_AUX:
 		c.msr.tscAux = v & 0xFFFFFFFF
 	default:
+		if a, ok := c.intc.(APICMSRs); ok && isAPICMSR(n) {
+			return a.WriteAPICMSR(n, v)
+		}
 		return false
 	}
 	return true

@@ -51,6 +51,8 @@ const (
 // I/O APIC (or any other non-LAPIC source); it is needed by the self and
 // all-excluding-self shorthands.
 type Message struct {
+	// X2: Dest is a 32-bit x2APIC destination (else 8 bits).
+	X2        bool
 	Dest      uint32
 	Logical   bool
 	Mode      int
@@ -158,7 +160,6 @@ func (b *APICBus) deliver(m Message, src *LAPIC) int {
 	}
 	var buf [16]*LAPIC
 	targets := buf[:0]
-	dest := uint8(m.Dest)
 	switch m.Shorthand {
 	case ShorthandSelf:
 		if src != nil {
@@ -174,7 +175,7 @@ func (b *APICBus) deliver(m Message, src *LAPIC) int {
 		}
 	case ShorthandNone:
 		for _, l := range b.lapics {
-			if l.matchDest(dest, m.Logical) {
+			if l.matches(m) {
 				targets = append(targets, l)
 			}
 		}

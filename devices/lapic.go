@@ -10,9 +10,10 @@ import (
 	"glassbox/vclock"
 )
 
-// LAPIC is one processor's local APIC in xAPIC mode (Intel SDM Vol. 3,
-// chapter 11), as seen through its 4 KiB register page (architecturally at
-// 0xFEE00000; offsets given to ReadMMIO/WriteMMIO are relative to it).
+// LAPIC is one processor's local APIC (Intel SDM Vol. 3, chapter 11). In
+// xAPIC mode it is seen through its 4 KiB register page (architecturally at
+// 0xFEE00000; offsets given to ReadMMIO/WriteMMIO are relative to it);
+// x2APIC mode and the TSC-deadline timer are described in x2apic.go.
 //
 // # Registers
 //
@@ -82,16 +83,14 @@ import (
 // Changing the divisor while counting continues from the current count with
 // the new divisor (the fraction of the running count is dropped). One-shot
 // <-> periodic changes take effect at the next expiry. A masked timer keeps
-// counting (and reloading) without interrupting. TSC-deadline mode is NOT
-// supported (CPUID must not report it): an LVT timer mode of 2 (or the
-// reserved 3) disarms the timer and clears the initial count, writes to the
-// initial count are then ignored and the current count reads 0, so the
-// timer behaves as a one-shot timer that never fires.
+// counting (and reloading) without interrupting. TSC-deadline mode (LVT
+// timer mode 2, IA32_TSC_DEADLINE) is in x2apic.go; in it the initial count
+// is ignored and the current count reads 0. The reserved mode 3 disarms the
+// timer like a one-shot timer that never fires.
 //
 // # Not supported
 //
-// x2APIC (IA32_APIC_BASE bit 10 is ignored; CPUID must not report it),
-// relocating the register page, directed EOI / EOI-broadcast suppression,
+// Relocating the register page, directed EOI / EOI-broadcast suppression,
 // remote read, SMI (SMI messages and LVT entries are ignored), thermal,
 // performance-counter and CMCI events (their LVT entries are storage only),
 // the LVT polarity bits (inputs are given as asserted/deasserted, as with
@@ -128,6 +127,9 @@ type LAPIC struct {
 	tCount   uint32 // count at tStart (>= 1 while running)
 
 	inError bool // an error interrupt is being raised (recursion guard)
+
+	x2          bool   // x2APIC mode (IA32_APIC_BASE bits 10 and 11), x2apic.go
+	tscDeadline uint64 // IA32_TSC_DEADLINE while armed (timer mode 2)
 }
 
 // LAPICHooks are the local APIC's connections to its processor. Any hook
@@ -146,6 +148,10 @@ type LAPICHooks struct {
 	NMI func()
 	// Kick: an interrupt became pending for this vCPU (wake it from HLT).
 	Kick func()
+	// TSC reads the vCPU's time-stamp counter (the TSC-deadline timer);
+	// NSPerTSC is how many virtual ns one TSC tick is at most (default 1).
+	TSC      func() uint64
+	NSPerTSC int64
 }
 
 // LVT entry indices.
@@ -265,6 +271,7 @@ func (l *LAPIC) Reset() {
 	l.tRunning = false
 	l.tInitial, l.tCount, l.tStart = 0, 0, 0
 	l.dcr = 0
+	l.tscDeadline = 0
 }
 
 // SetBase handles a write of the IA32_APIC_BASE MSR. Bit 11 is the global
@@ -274,8 +281,9 @@ func (l *LAPIC) Reset() {
 // re-enables the LAPIC in that reset state. The address bits are stored
 // and read back by Base, but the register page is NOT relocated: only
 // 0xFEE00000 is supported (the machine maps the page there). The BSP flag
-// (bit 8) is read-only and x2APIC mode (bit 10) is not supported: both are
-// ignored. Checking reserved bits (#GP) is the caller's business.
+// (bit 8) is read-only (ignored); bit 10 with bit 11 selects x2APIC mode.
+// Checking reserved bits and mode transitions (#GP, APICBaseValid) is the
+// caller's business.
 func (l *LAPIC) SetBase(msr uint64) {
 	l.base = msr & apicBaseAddr
 	en := msr&apicBaseEnable != 0
@@ -286,6 +294,7 @@ func (l *LAPIC) SetBase(msr uint64) {
 	case !l.hwEnabled && en:
 		l.hwEnabled = true
 	}
+	l.x2 = en && msr&apicBaseExtd != 0 // transitions were checked by APICBaseValid
 }
 
 // Base returns the IA32_APIC_BASE MSR value.
@@ -293,6 +302,9 @@ func (l *LAPIC) Base() uint64 {
 	v := l.base
 	if l.hwEnabled {
 		v |= apicBaseEnable
+	}
+	if l.x2 {
+		v |= apicBaseExtd
 	}
 	if l.bsp {
 		v |= apicBaseBSP
@@ -599,7 +611,7 @@ func satAdd(a, b int64) int64 {
 }
 
 func (l *LAPIC) currentCount() uint32 {
-	if !l.tRunning {
+	if !l.tRunning || l.timerMode() > timerPeriodic {
 		return 0
 	}
 	el := l.clk.Now() - l.tStart
@@ -637,6 +649,10 @@ func (l *LAPIC) timerFired(now int64) {
 	if !l.tRunning {
 		return
 	}
+	if l.timerMode() == timerDeadline {
+		l.deadlineFired()
+		return
+	}
 	if l.timerMode() == timerPeriodic && l.tInitial != 0 {
 		l.tStart = now
 		l.tCount = l.tInitial
@@ -651,7 +667,7 @@ func (l *LAPIC) timerFired(now int64) {
 
 // ReadMMIO reads the register page (off relative to 0xFEE00000).
 func (l *LAPIC) ReadMMIO(off uint64, size int) uint64 {
-	if !l.hwEnabled {
+	if !l.hwEnabled || l.x2 {
 		if size < 1 || size >= 8 {
 			return ^uint64(0)
 		}
@@ -668,7 +684,7 @@ func (l *LAPIC) ReadMMIO(off uint64, size int) uint64 {
 
 // WriteMMIO writes the register page (off relative to 0xFEE00000).
 func (l *LAPIC) WriteMMIO(off uint64, size int, v uint64) {
-	if !l.hwEnabled || off >= 0x1000 || off&0xF != 0 || (size != 4 && size != 8) {
+	if !l.hwEnabled || l.x2 || off >= 0x1000 || off&0xF != 0 || (size != 4 && size != 8) {
 		return
 	}
 	l.writeReg(off, uint32(v))
@@ -770,7 +786,7 @@ func (l *LAPIC) writeReg(slot uint64, v uint32) {
 		l.icrHi = v & 0xFF000000
 	case 0x380:
 		if l.timerMode() > timerPeriodic {
-			return // TSC-deadline (unsupported) / reserved: ignored
+			return // TSC-deadline / reserved mode: ignored
 		}
 		l.tInitial = v
 		l.startTimer(v)
@@ -800,9 +816,13 @@ func (l *LAPIC) writeLVT(i int, v uint32) {
 	l.lvt[i] = nv
 	switch i {
 	case lvtTimer:
-		if (nv>>17)&3 > timerPeriodic && (old>>17)&3 <= timerPeriodic {
+		nm, om := (nv>>17)&3, (old>>17)&3
+		if nm > timerPeriodic && om <= timerPeriodic {
 			l.tInitial = 0
 			l.startTimer(0)
+		}
+		if om == timerDeadline && nm != timerDeadline {
+			l.setDeadline(0) // leaving TSC-deadline mode disarms it
 		}
 	case lvtLINT0, lvtLINT1:
 		if l.lintLevelTrig(i) {
@@ -835,8 +855,13 @@ func (l *LAPIC) eoi() {
 
 func (l *LAPIC) sendIPI() {
 	lo := l.icrLo
+	dest := l.icrHi >> 24
+	if l.x2 {
+		dest = l.icrHi // 32-bit destination
+	}
 	m := Message{
-		Dest:      l.icrHi >> 24,
+		X2:        l.x2,
+		Dest:      dest,
 		Logical:   lo&(1<<11) != 0,
 		Mode:      int(lo>>8) & 7,
 		Vector:    uint8(lo),
@@ -890,6 +915,8 @@ type LAPICState struct {
 	ICR             uint64    `json:"icr"`            // high half in bits 32-63
 	ESR             uint32    `json:"esr"`
 	ExtINTPending   bool      `json:"extint_pending"`
+	X2APIC          bool      `json:"x2apic"`
+	TSCDeadline     uint64    `json:"tsc_deadline"` // armed IA32_TSC_DEADLINE, 0 if none
 	AcceptPIC       bool      `json:"accept_pic"`
 	LINT            [2]bool   `json:"lint"` // LINT0/LINT1 input levels
 }
@@ -905,7 +932,7 @@ func (l *LAPIC) State() LAPICState {
 		TimerDivide: l.dcr, TimerDivisor: l.timerDivisor(), TimerInitial: l.tInitial,
 		TimerCurrent: l.currentCount(), TimerDeadline: -1,
 		ICR: uint64(l.icrHi)<<32 | uint64(l.icrLo), ESR: l.esr,
-		ExtINTPending: l.extInt, AcceptPIC: l.acceptPIC, LINT: l.lint,
+		ExtINTPending: l.extInt, AcceptPIC: l.acceptPIC, LINT: l.lint, X2APIC: l.x2, TSCDeadline: l.tscDeadline,
 	}
 	if l.timer.Armed() {
 		s.TimerDeadline = l.timer.Deadline()
@@ -963,13 +990,16 @@ func vecList(r *[8]uint32) string {
 // Info writes a register dump in the style of QEMU's `info lapic`.
 func (l *LAPIC) Info(w io.Writer) {
 	fmt.Fprintf(w, "dumping local APIC state for CPU %d\n\n", l.id)
-	fmt.Fprintf(w, "APIC_BASE\t 0x%016x %s, base 0x%08x%s\n", l.Base(), onOff(l.hwEnabled, "enabled", "disabled"),
-		l.base, onOff(l.bsp, ", BSP", ""))
+	fmt.Fprintf(w, "APIC_BASE\t 0x%016x %s, base 0x%08x%s%s\n", l.Base(), onOff(l.hwEnabled, "enabled", "disabled"),
+		l.base, onOff(l.bsp, ", BSP", ""), onOff(l.x2, ", x2APIC mode", ""))
 	for _, idx := range []int{lvtLINT0, lvtLINT1, lvtPerf, lvtError, lvtThermal, lvtCMCI, lvtTimer} {
 		fmt.Fprintln(w, strings.TrimRight(lvtString(idx, l.lvt[idx]), " "))
 	}
 	fmt.Fprintf(w, "Timer\t DCR=0x%x (divide by %d) initial_count = %d current_count = %d",
 		l.dcr, l.timerDivisor(), l.tInitial, l.currentCount())
+	if l.timerMode() == timerDeadline {
+		fmt.Fprintf(w, " TSC-deadline mode, IA32_TSC_DEADLINE = %d", l.tscDeadline)
+	}
 	if l.timer.Armed() {
 		fmt.Fprintf(w, " next expiry at %d ns", l.timer.Deadline())
 	}

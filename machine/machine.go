@@ -308,7 +308,8 @@ func (m *Machine) Start() error {
 		c := cpu.New(cpu.Config{ID: i, Shared: sh})
 		sh.CPUs = append(sh.CPUs, c)
 		l := devices.NewLAPIC(uint8(i), m.Clock, m.APICBus, devices.LAPICHooks{
-			INIT: c.INIT, SIPI: func(v uint8) { m.sipi(c, v) }, NMI: c.InjectNMI, Kick: c.Wake}, m.PIC)
+			INIT: c.INIT, SIPI: func(v uint8) { m.sipi(c, v) }, NMI: c.InjectNMI, Kick: c.Wake,
+			TSC: c.TSC, NSPerTSC: m.cfg.NSPerInsn}, m.PIC)
 		l.AcceptPIC(i == 0)
 		c.SetIntController(l)
 		c.APICBaseHook = l.SetBase
