@@ -58,6 +58,9 @@ type Config struct {
 	Hooks *cpu.Hooks
 	// Platform: PCI test devices, pc-testdev, isa-debug-exit placement.
 	Platform Platform
+	// OnReset is called after each machine reset (a triple fault with
+	// Reboot, port 0x92/0xCF9 resets), on the main loop; may be nil.
+	OnReset func(*Machine)
 	// SpinWatchdog, when nonzero, stops the run with StopWatchdog once
 	// every running vCPU has spun in place for that many instructions
 	// (see watchdog.go). Deterministic: it counts instructions.
@@ -639,6 +642,9 @@ func (m *Machine) reset() {
 	m.TBs.Flush()
 	m.Port92.Reset()
 	m.applyEntry()
+	if m.cfg.OnReset != nil {
+		m.cfg.OnReset(m)
+	}
 }
 
 type vcpuWorker struct {

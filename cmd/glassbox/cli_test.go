@@ -62,7 +62,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"run", "-reboot", "-no-reboot"}, "mutually exclusive"},
 		{[]string{"run", "-script", "/nonexistent/s.gb"}, "no such file"},
 		{[]string{"run", "-script", "x", "-repl"}, "mutually exclusive"},
-		{[]string{"run", "-d", "exec"}, "not yet"},
+		{[]string{"run", "-d", "exec"}, "-d exec: not supported"},
+		{[]string{"run", "-d", "in_asm,bogus"}, "-d bogus: unknown log item"},
+		{[]string{"run", "-d", "int", "-D", "/nonexistent/dir/log"}, "-D: open /nonexistent/dir/log"},
 		{[]string{"run", "extra"}, "unexpected argument"},
 		{[]string{"run", "-symbols", "/nonexistent/k.elf"}, "-symbols"},
 		{[]string{"run", "-symbols", garbage}, "-symbols"},
@@ -369,5 +371,39 @@ func TestACPIPowerOff(t *testing.T) {
 	rom := writeFile(t, "s5.rom", rom64k(0xBA, 0x04, 0x06, 0xB8, 0x00, 0x20, 0xEF, 0xF4))
 	if st, _, errs := runMain(t, "run", "-bios", rom); st != 0 || strings.Contains(errs, "halted") {
 		t.Fatalf("status %d stderr %q", st, errs)
+	}
+}
+
+// TestDebugLog: -d in_asm,int,cpu_reset,mode_switch -D FILE logs the demo's
+// translated blocks (decoded), its exceptions (#PF with CR2, #UD, #GP),
+// the power-on registers and its mode switches.
+func TestDebugLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "d.log")
+	if st, _, errs := runMain(t, "run", "-d", "in_asm,int,cpu_reset,mode_switch", "-D", p); st != 0 {
+		t.Fatalf("status %d: %s", st, errs)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(data)
+	for _, want := range []string{
+		"CPU Reset\nCPU#0 mode=real", "EIP=0000fff0",
+		"IN: (tb 1, phys 0xfffffff0)\n0xfffffff0:  ljmp $0xf000,$0x0\n",
+		"v=0e #PF e=0000 cpl=0 IP=0008:00000000000f0237", "CR2=0000000000200000",
+		"v=06 #UD", "v=0d #GP",
+		"mode switch real -> protected16", "mode switch protected16 -> protected32",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if n := strings.Count(log, "\nIN: "); n < 50 {
+		t.Errorf("%d TBs logged", n)
+	}
+	// without -D the log goes to stderr; the serial output is unaffected
+	st, out, errs := runMain(t, "run", "-d", "int")
+	if st != 0 || !strings.Contains(errs, "v=0e #PF") || !strings.Contains(out, "demo: PASS") || strings.Contains(out, "v=0e") {
+		t.Errorf("-d int to stderr: status %d", st)
 	}
 }

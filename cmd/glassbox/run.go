@@ -30,6 +30,7 @@ type options struct {
 	repl                          bool
 	script, report                string
 	debugItems, debugFile         string
+	logItems                      map[string]bool
 	stats                         bool
 	cpuProfile                    string
 	reboot, noReboot              bool
@@ -133,9 +134,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.reboot && o.noReboot {
 		return nil, errorf("-reboot and -no-reboot are mutually exclusive")
 	}
-	notYet := func(flagName, issue string) error {
-		return errorf("%s: not yet: %s is not implemented yet", flagName, issue)
-	}
 	if o.gdbDefault {
 		if o.gdb != "" {
 			return nil, errorf("-s and -gdb are mutually exclusive")
@@ -148,10 +146,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.script != "" && o.repl {
 		return nil, errorf("-script and -repl are mutually exclusive")
 	}
-	switch {
-	case o.debugItems != "" || o.debugFile != "":
-		return nil, notYet("-d/-D", "logging")
+	items, err := parseLogItems(o.debugItems)
+	if err != nil {
+		return nil, err
 	}
+	o.logItems = items
 	return o, nil
 }
 
@@ -215,7 +214,21 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 2, errorf("-watchdog %q: want an instruction count like 500M or 0", o.watchdog)
 	}
-	m, err := machine.New(machine.Config{SpinWatchdog: spinWD, RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot,
+	logW, closeLog, err := openLog(o.debugFile, stderr)
+	if err != nil {
+		return 2, err
+	}
+	defer closeLog()
+	var onReset func(*machine.Machine)
+	if o.logItems["cpu_reset"] {
+		onReset = func(m *machine.Machine) {
+			fmt.Fprintln(logW, "CPU Reset")
+			for _, c := range m.CPUs {
+				machine.WriteRegs(logW, c)
+			}
+		}
+	}
+	m, err := machine.New(machine.Config{Hooks: logHooks(o.logItems, logW), OnReset: onReset, SpinWatchdog: spinWD, RAM: ram, CPUs: o.smp, Serial: serial, DebugCon: debugcon, Reboot: o.reboot,
 		Platform: o.qemu.platform})
 	if err != nil {
 		return 2, err
@@ -248,6 +261,9 @@ func run(o *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	}
 	if err := m.Start(); err != nil {
 		return 2, err
+	}
+	if onReset != nil {
+		onReset(m) // power-on state
 	}
 	defer m.Close()
 	t := target.New(m)
