@@ -2,10 +2,17 @@ package repl
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"glassbox/coredump"
 )
+
+// coreFile is where a core is written (*os.File).
+type coreFile interface {
+	coredump.File
+	io.Closer
+}
 
 // cmdDumpGuestMemory writes an ELF core file (package coredump) of the
 // guest: the selected vCPU's note first (gdb's current thread), memory as
@@ -82,7 +89,7 @@ func cmdDumpGuestMemory(ctx *Context, args []string) error {
 			return fmt.Errorf("dump-guest-memory: %v", err)
 		}
 	}
-	f, err := os.Create(args[0])
+	f, err := ctx.R.createCore(args[0])
 	if err != nil {
 		return fmt.Errorf("dump-guest-memory: %v", err)
 	}

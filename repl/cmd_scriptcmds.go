@@ -2,7 +2,6 @@ package repl
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -30,7 +29,7 @@ func cmdSet(ctx *Context, args []string) error {
 func cmdSource(ctx *Context, args []string) error {
 	// Interactive `source`; scripts resolve the path relative to
 	// themselves before they get here (see script.one).
-	if _, err := os.Stat(args[0]); err != nil {
+	if _, err := readScript(args[0]); err != nil {
 		return fmt.Errorf("source: %v", err)
 	}
 	return ctx.R.RunScriptFile(args[0])

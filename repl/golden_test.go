@@ -51,7 +51,7 @@ var goldenCases = []struct {
 		"run-until serial never -max 10", "run-until bogus", "expect bogus", "expect reg eax <= 1", "expect mem 0 u7 == 1"}},
 	{"script_helpers", []string{"set", "set greeting = \"hello  there\"", "set n=3", "set", "set 9 = x", "set x y",
 		"echo one two", `echo "tab\\there" \\x41`, "echo bad\\", "send-serial \"hi\\r\\n\"", "send-serial \"\\x4\"",
-		"on crash { bt }", "source /nonexistent/s.gb", "dump-guest-memory /nonexistent/dir/core",
+		"on crash { bt }", "source /nonexistent/s.gb", "source /dev/zero", "dump-guest-memory core",
 		"expect bt", "expect bt main", "break 0xf0286", "continue", "expect bt nosuch",
 		"info mode", "expect output protected", "expect output \"real mode\"", "expect output", "expect output ("}},
 	{"catch", []string{"catch tlb-fill 0xfffff000", "info catchpoints", "continue", "delete 1", "catch code-protect",

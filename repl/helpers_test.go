@@ -53,6 +53,7 @@ func demo(t testing.TB) (*REPL, *bytes.Buffer, *target.Target) {
 	var out bytes.Buffer
 	r := New(tg, &out)
 	r.createFile = func(string) (io.WriteCloser, error) { return nopWriteCloser{io.Discard}, nil }
+	r.createCore = func(string) (coreFile, error) { return &discardFile{}, nil }
 	guardRuns(r)
 	return r, &out, tg
 }
@@ -153,3 +154,26 @@ func decodeOne(t *testing.T, s string, v any) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// discardFile is a seekable file that keeps nothing (dump-guest-memory in
+// tests and fuzzing).
+type discardFile struct{ off, size int64 }
+
+func (f *discardFile) Write(p []byte) (int, error) {
+	f.off += int64(len(p))
+	f.size = max(f.size, f.off)
+	return len(p), nil
+}
+func (f *discardFile) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+		f.off = off
+	case io.SeekCurrent:
+		f.off += off
+	default:
+		f.off = f.size + off
+	}
+	return f.off, nil
+}
+func (f *discardFile) Truncate(n int64) error { f.size = n; return nil }
+func (f *discardFile) Close() error           { return nil }

@@ -55,6 +55,8 @@ type REPL struct {
 
 	// createFile opens dump-memory's output (tests replace it).
 	createFile func(name string) (io.WriteCloser, error)
+	// createCore opens dump-guest-memory's output (tests replace it).
+	createCore func(name string) (coreFile, error)
 	// dumpLimit bounds dump-memory's LEN.
 	dumpLimit uint64
 
@@ -80,6 +82,7 @@ func New(t *target.Target, out io.Writer) *REPL {
 	r := &REPL{t: t, out: out, lastX: xState{count: 1, format: 'x', unit: 4}, dumpLimit: 1 << 32, vars: map[string]string{}}
 	r.runWait = func(done <-chan *target.Stop, _ func()) *target.Stop { return <-done }
 	r.createFile = func(name string) (io.WriteCloser, error) { return os.Create(name) }
+	r.createCore = func(name string) (coreFile, error) { return os.Create(name) }
 	return r
 }
 

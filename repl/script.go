@@ -63,9 +63,28 @@ func (r *REPL) RunScript(src io.Reader) error {
 	return r.newScript().run("<script>", "", data)
 }
 
+// maxScriptSize bounds a script file (and keeps `source /dev/zero` from
+// eating memory).
+const maxScriptSize = 16 << 20
+
+// readScript reads a script file: a regular file of at most maxScriptSize.
+func readScript(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if fi.Size() > maxScriptSize {
+		return nil, fmt.Errorf("%s: %d bytes; scripts are at most %d", path, fi.Size(), maxScriptSize)
+	}
+	return os.ReadFile(path)
+}
+
 // RunScriptFile executes the script in path.
 func (r *REPL) RunScriptFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := readScript(path)
 	if err != nil {
 		return err
 	}
@@ -213,7 +232,7 @@ func (s *script) one(l scriptLine, text, dir string) error {
 		if !filepath.IsAbs(path) && dir != "" {
 			path = filepath.Join(dir, path)
 		}
-		data, err := os.ReadFile(path)
+		data, err := readScript(path)
 		if err != nil {
 			return s.fail(l, fmt.Errorf("source: %v", err))
 		}
