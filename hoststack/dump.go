@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options select what Dump and Write print.
@@ -37,6 +38,35 @@ type Options struct {
 // else, so a blocked goroutine's innermost frame is the call that blocked
 // (sync.(*Mutex).Lock, sync.(*Cond).Wait, or the function doing `<-ch`).
 func Capture(r *Registry) (Snapshot, error) {
+	// A goroutine whose state note says it blocks (waiting for the baton,
+	// parked at HLT...) but which the runtime shows runnable is between
+	// handing its turn back and blocking again: capture again (briefly), so
+	// that a stopped machine's dump does not depend on that race.
+	for try := 0; ; try++ {
+		s, err := capture(r)
+		if err != nil || try == 100 || !inTransition(r, &s) {
+			return s, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// inTransition reports a registered goroutine in a blocking state that the
+// runtime shows running or runnable.
+func inTransition(r *Registry, s *Snapshot) bool {
+	for i := range s.Goroutines {
+		g := &s.Goroutines[i]
+		if !g.Named || (g.Status != "runnable" && g.Status != "running") {
+			continue
+		}
+		if st := r.state(g.ID); st != nil && st.blocks {
+			return true
+		}
+	}
+	return false
+}
+
+func capture(r *Registry) (Snapshot, error) {
 	buf := make([]byte, 64<<10)
 	for {
 		n := runtime.Stack(buf, true)

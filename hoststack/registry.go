@@ -50,10 +50,17 @@ type Thread struct {
 
 // State is an immutable state note. Make the notes a goroutine switches
 // between once (NewState), then Thread.Set them without allocating.
-type State struct{ text string }
+type State struct {
+	text string
+	// blocks: a goroutine in this state is (about to be) blocked; seen
+	// runnable it is in transition (just handed its turn back).
+	blocks bool
+}
 
 // NewState returns a state note.
 func NewState(text string) *State { return &State{text: text} }
+
+func blockingState(text string) *State { return &State{text: text, blocks: true} }
 
 func (s *State) String() string {
 	if s == nil {
@@ -65,10 +72,10 @@ func (s *State) String() string {
 // State notes of glassbox's goroutines. They are never modified.
 var (
 	StateRunningGuest = NewState("running guest code")
-	StateWaitBaton    = NewState("waiting for the run baton")
-	StateHalted       = NewState("parked at guest HLT")
-	StateWaitSIPI     = NewState("waiting for SIPI")
-	StateCatchpoint   = NewState("parked in a catchpoint")
+	StateWaitBaton    = blockingState("waiting for the run baton")
+	StateHalted       = blockingState("parked at guest HLT")
+	StateWaitSIPI     = blockingState("waiting for SIPI")
+	StateCatchpoint   = blockingState("parked in a catchpoint")
 	StatePaused       = NewState("paused")
 )
 
@@ -206,6 +213,20 @@ func (r *Registry) SetState(name, text string) bool {
 	}
 	r.mu.Unlock()
 	return found
+}
+
+// state returns the state note of a registered goroutine.
+func (r *Registry) state(id int64) *State {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	t := r.threads[id]
+	r.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	return t.state.Load()
 }
 
 // Lookup returns the name and state note registered for a goroutine ID.

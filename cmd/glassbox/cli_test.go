@@ -287,7 +287,7 @@ func TestScriptErrors(t *testing.T) {
 	for _, c := range []struct{ script, want string }{
 		{"info mode\nfrobnicate\n", "s.gb:2: unknown command"},
 		{"echo ${nope}\n", "s.gb:1: ${nope} is not set"},
-		{"source /nonexistent/x.gb\n", "s.gb:1: source: open /nonexistent/x.gb: no such file"},
+		{"source /nonexistent/x.gb\n", "s.gb:1: source: stat /nonexistent/x.gb: no such file"},
 		{"on crash {\ninfo mode\n", "s.gb:1: `{` is never closed"},
 		{"on reboot { info mode }\n", "s.gb:1: on: want `on crash {` or `on exit {`"},
 		{"}\n", "s.gb:1: `}` without"},
