@@ -368,49 +368,69 @@ func shiftImm(op *tb.Op) uint {
 // the generic one, until an op asks to leave the TB (c.stopTB). It returns
 // that op's index, or len(ops). The dispatch loop and the handlers share
 // one function so that no call separates consecutive ops.
+//
+// c.curOp (the op a fault or software interrupt is attributed to) is set
+// only by handlers that can fault, and c.stopTB is checked only after
+// handlers that can set it (memory accesses: SMC, MMIO; generic ops): the
+// register-only forms end with continue.
 func (c *CPU) runOps(ops []tb.Op) int {
-	for i := range ops {
-		c.curOp = i
+	for i := 0; i < len(ops); i++ {
 		op := &ops[i]
-		a0, a1 := op.Args[0].Reg, op.Args[1].Reg
+		// Register numbers are below 16; the mask spares the bounds checks.
+		a0, a1 := op.Args[0].Reg&15, op.Args[1].Reg&15
 		switch op.Fn {
 		case fnGeneric:
+			c.curOp = i
 			c.exec(op)
 		case fnJcc:
 			if c.cond(a1) {
 				if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
 					c.EIP = t
-				} else {
-					c.jumpNear(t) // the limit/canonical checks and their #GP
+					continue
 				}
+				c.curOp = i
+				c.jumpNear(op.Imm) // the limit/canonical checks and their #GP
 			} else {
 				c.EIP = op.Next
+				continue
 			}
 		case fnMovRR32:
 			c.R[a0] = c.R[a1] & 0xFFFFFFFF
+			continue
 		case fnMovRI32:
 			c.R[a0] = op.Imm & 0xFFFFFFFF
+			continue
 		case fnMovRM32:
+			c.curOp = i
 			c.R[a0] = uint64(c.ld32(op.Seg, c.ea(op)))
 		case fnMovMR32:
+			c.curOp = i
 			c.st32(op.Seg, c.ea(op), uint32(c.R[a1]))
 		case fnMovMI32:
+			c.curOp = i
 			c.st32(op.Seg, c.ea(op), uint32(op.Imm))
 		case fnMovMR8:
+			c.curOp = i
 			c.st8(op.Seg, c.ea(op), uint8(c.R[a1]))
 		case fnMovMI8:
+			c.curOp = i
 			c.st8(op.Seg, c.ea(op), uint8(op.Imm))
 		case fnMovRM8:
+			c.curOp = i
 			v := c.ld8(op.Seg, c.ea(op))
 			c.R[a0] = c.R[a0]&^0xFF | uint64(v)
 		case fnMovzxRM8:
+			c.curOp = i
 			c.R[a0] = uint64(c.ld8(op.Seg, c.ea(op)))
 		case fnMovzxRM16:
+			c.curOp = i
 			c.R[a0] = uint64(c.ld16(op.Seg, c.ea(op)))
 		case fnMovzxRR8:
 			c.R[a0] = c.R[a1] & 0xFF
+			continue
 		case fnLea32:
 			c.R[a0] = c.ea(op) & 0xFFFFFFFF
+			continue
 		case fnAddRR32, fnAddRI32:
 			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 			if op.Fn == fnAddRI32 {
@@ -419,6 +439,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			r := a + b
 			c.R[a0] = r & 0xFFFFFFFF
 			c.setCC(ccAdd, 4, a, b, r, 0)
+			continue
 		case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
 			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 			if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
@@ -429,6 +450,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				c.R[a0] = r & 0xFFFFFFFF
 			}
 			c.setCC(ccSub, 4, a, b, r, 0)
+			continue
 		case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
 			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
 			if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc || op.Fn == fnTestRIJcc {
@@ -451,21 +473,24 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			if j < len(ops) {
 				jop := &ops[j]
-				c.curOp = j
 				if !taken {
 					c.EIP = jop.Next
 				} else if t := jop.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
 					c.EIP = t
 				} else {
+					c.curOp = j
 					c.jumpNear(t) // the limit/canonical checks and their #GP
 				}
 				return len(ops)
 			}
+			continue
 		case fnCmpRM32:
+			c.curOp = i
 			a := c.R[a0] & 0xFFFFFFFF
 			b := uint64(c.ld32(op.Seg, c.ea(op)))
 			c.setCC(ccSub, 4, a, b, a-b, 0)
 		case fnCmpMI8:
+			c.curOp = i
 			a := uint64(c.ld8(op.Seg, c.ea(op)))
 			b := op.Imm & 0xFF
 			c.setCC(ccSub, 1, a, b, a-b, 0)
@@ -488,6 +513,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				c.R[a0] = r
 			}
 			c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+			continue
 		case fnIncR32, fnDecR32:
 			a := c.R[a0] & 0xFFFFFFFF
 			var cf uint64
@@ -503,12 +529,13 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				c.R[a0] = r
 				c.setCC(ccDec, 4, a, 1, r, cf)
 			}
+			continue
 		case fnShlRI32, fnShrRI32, fnSarRI32:
 			a := c.R[a0] & 0xFFFFFFFF
 			cnt := shiftImm(op)
 			if cnt == 0 {
 				c.R[a0] = a // a 32-bit register write even when nothing shifts
-				break
+				continue
 			}
 			var r, cf, of uint64
 			switch op.Fn {
@@ -531,6 +558,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			c.R[a0] = r
 			c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+			continue
 		case fnMulR32:
 			// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
 			// half, AF kept.
@@ -542,6 +570,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			c.R[RAX], c.R[RDX] = lo, hi
 			c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+			continue
 		case fnImulRR32, fnImulRRI32:
 			// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
 			// AF kept.
@@ -557,12 +586,14 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			c.R[a0] = r
 			c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+			continue
 		case fnJmpRel:
 			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
 				c.EIP = t
-			} else {
-				c.jumpNear(t) // the limit/canonical checks and their #GP
+				continue
 			}
+			c.curOp = i
+			c.jumpNear(op.Imm) // the limit/canonical checks and their #GP
 		case fnAlu8RR:
 			a, b := c.R[a0]&0xFF, c.R[a1]&0xFF
 			var r uint64
@@ -586,13 +617,17 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			if k := x86asm.Op(op.Kind); k != x86asm.CMP && k != x86asm.TEST {
 				c.R[a0] = c.R[a0]&^0xFF | r&0xFF
 			}
+			continue
 		case fnTestRHI8:
 			c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
+			continue
 		case fnPushR32:
+			c.curOp = i
 			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
 			c.st32(SS, sp, uint32(c.R[a0]))
 			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
 		case fnCallRel32:
+			c.curOp = i
 			// As the generic CALL: push the return address, then jump.
 			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
 			c.st32(SS, sp, uint32(op.Next))
@@ -603,6 +638,7 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				c.jumpNear(t)
 			}
 		case fnRet32:
+			c.curOp = i
 			// As the generic RET: check the target before popping.
 			sp := c.R[RSP] & 0xFFFFFFFF
 			t := uint64(c.ld32(SS, sp))
@@ -612,15 +648,19 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
 			c.EIP = t
 		case fnPopR32:
+			c.curOp = i
 			sp := c.R[RSP] & 0xFFFFFFFF
 			v := c.ld32(SS, sp)
 			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
 			c.R[a0] = uint64(v)
 		case fnImul:
+			c.curOp = i
 			c.imulN(op)
 		case fnMul:
+			c.curOp = i
 			c.mul1(op, false)
 		default:
+			c.curOp = i
 			c.exec(op)
 		}
 		if c.stopTB {
