@@ -117,6 +117,57 @@ func selectFast(t *tb.TB) {
 			t.Ops[n-2].Fn = f
 		}
 	}
+	markDeadFlags(t.Ops)
+}
+
+// hintDeadFlags (tb.Op.Hint): the arithmetic flags this op writes are all
+// overwritten, and none read, before anything can observe them: the
+// handler may leave the lazy flags alone, provided the next op of the TB
+// runs too (see runOps).
+const hintDeadFlags = 1
+
+// flagEffect says which arithmetic flags op reads and which it always
+// writes, as the executor sees it: anything that can fault, stop the TB or
+// take the generic path counts as reading every flag (the flags must be
+// exact wherever execution can be interrupted or observed), and only
+// register-only specialised forms can have dead flags (dead: the form may
+// skip its flag update).
+func flagEffect(op *tb.Op) (reads, writes uint64, deadOK bool) {
+	const all = flagsArith
+	switch op.Fn {
+	case fnMovRR32, fnMovRI32, fnMovzxRR8, fnLea32:
+		return 0, 0, false
+	case fnAddRR32, fnAddRI32, fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32,
+		fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32,
+		fnAlu8RR, fnTestRHI8:
+		return 0, all, true
+	case fnIncR32, fnDecR32:
+		return FLAG_CF, all &^ FLAG_CF, true
+	case fnShlRI32, fnShrRI32, fnSarRI32:
+		if shiftImm(op) == 0 {
+			return 0, 0, false
+		}
+		return FLAG_AF, all &^ FLAG_AF, true
+	case fnMulR32, fnImulRR32, fnImulRRI32:
+		return FLAG_AF, all &^ FLAG_AF, true
+	}
+	return all, 0, false
+}
+
+// markDeadFlags sets hintDeadFlags by a backward liveness pass over a TB's
+// ops; every flag is live where the TB ends.
+func markDeadFlags(ops []tb.Op) {
+	live := uint64(flagsArith)
+	for i := len(ops) - 1; i >= 0; i-- {
+		op := &ops[i]
+		op.Hint &^= hintDeadFlags
+		r, w, ok := flagEffect(op)
+		if ok && w&live == 0 && i+1 < len(ops) {
+			op.Hint |= hintDeadFlags
+			continue // its reads only fed its own flags
+		}
+		live = r | live&^w
+	}
 }
 
 // subCond evaluates condition cc for a 32-bit a-b without borrow-in
@@ -438,7 +489,9 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			}
 			r := a + b
 			c.R[a0] = r & 0xFFFFFFFF
-			c.setCC(ccAdd, 4, a, b, r, 0)
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.setCC(ccAdd, 4, a, b, r, 0)
+			}
 			continue
 		case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
 			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
@@ -449,7 +502,9 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			if op.Fn <= fnSubRI32 {
 				c.R[a0] = r & 0xFFFFFFFF
 			}
-			c.setCC(ccSub, 4, a, b, r, 0)
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.setCC(ccSub, 4, a, b, r, 0)
+			}
 			continue
 		case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
 			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
@@ -512,10 +567,20 @@ func (c *CPU) runOps(ops []tb.Op) int {
 			if op.Fn < fnTestRR32 {
 				c.R[a0] = r
 			}
-			c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+			}
 			continue
 		case fnIncR32, fnDecR32:
 			a := c.R[a0] & 0xFFFFFFFF
+			if op.Hint&hintDeadFlags != 0 && i+1 < len(ops) {
+				if op.Fn == fnIncR32 {
+					c.R[a0] = (a + 1) & 0xFFFFFFFF
+				} else {
+					c.R[a0] = (a - 1) & 0xFFFFFFFF
+				}
+				continue
+			}
 			var cf uint64
 			if c.cf() {
 				cf = FLAG_CF
@@ -557,7 +622,9 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				r = uint64(sa>>cnt) & 0xFFFFFFFF
 			}
 			c.R[a0] = r
-			c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+			}
 			continue
 		case fnMulR32:
 			// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
@@ -569,7 +636,9 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				f = FLAG_CF | FLAG_OF
 			}
 			c.R[RAX], c.R[RDX] = lo, hi
-			c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+			}
 			continue
 		case fnImulRR32, fnImulRRI32:
 			// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
@@ -585,7 +654,9 @@ func (c *CPU) runOps(ops []tb.Op) int {
 				f = FLAG_CF | FLAG_OF
 			}
 			c.R[a0] = r
-			c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+			}
 			continue
 		case fnJmpRel:
 			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
@@ -597,29 +668,42 @@ func (c *CPU) runOps(ops []tb.Op) int {
 		case fnAlu8RR:
 			a, b := c.R[a0]&0xFF, c.R[a1]&0xFF
 			var r uint64
+			setf := op.Hint&hintDeadFlags == 0 || i+1 == len(ops)
 			switch x86asm.Op(op.Kind) {
 			case x86asm.ADD:
 				r = a + b
-				c.setCC(ccAdd, 1, a, b, r, 0)
+				if setf {
+					c.setCC(ccAdd, 1, a, b, r, 0)
+				}
 			case x86asm.SUB, x86asm.CMP:
 				r = a - b
-				c.setCC(ccSub, 1, a, b, r, 0)
+				if setf {
+					c.setCC(ccSub, 1, a, b, r, 0)
+				}
 			case x86asm.AND, x86asm.TEST:
 				r = a & b
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				if setf {
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				}
 			case x86asm.OR:
 				r = a | b
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				if setf {
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				}
 			default:
 				r = a ^ b
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				if setf {
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				}
 			}
 			if k := x86asm.Op(op.Kind); k != x86asm.CMP && k != x86asm.TEST {
 				c.R[a0] = c.R[a0]&^0xFF | r&0xFF
 			}
 			continue
 		case fnTestRHI8:
-			c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
+			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
+			}
 			continue
 		case fnPushR32:
 			c.curOp = i
