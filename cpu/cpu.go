@@ -353,6 +353,7 @@ type CPU struct {
 	stepIRQ     bool
 	stepDone    bool
 	needOuter   bool
+	chained     uint64 // TB entries through links in runTBs, added to the shared stats by runSome
 	repYield    bool
 	waitSIPI    bool
 }

@@ -425,333 +425,376 @@ func shiftImm(op *tb.Op) uint {
 // handlers that can set it (memory accesses: SMC, MMIO; generic ops): the
 // register-only forms end with continue.
 func (c *CPU) runOps(ops []tb.Op) int {
-	for i := 0; i < len(ops); i++ {
-		op := &ops[i]
-		// Register numbers are below 16; the mask spares the bounds checks.
-		a0, a1 := op.Args[0].Reg&15, op.Args[1].Reg&15
-		switch op.Fn {
-		case fnGeneric:
-			c.curOp = i
-			c.exec(op)
-		case fnJcc:
-			if c.cond(a1) {
+	_, i := c.runTBs(nil, ops, 0)
+	return i
+}
+
+// runTBs is runOps over ops; given their TB t (a whole TB, run without
+// per-TB checks pending: see runSome), it also goes on through TB links
+// while runSome would follow them, so that a chain of TBs runs without
+// leaving the dispatch loop. It returns the TB it stopped in and the
+// index of the op that asked to leave (runSome's leaveTB finishes it), or
+// len(ops) when that TB ran to its end; a TB that ran to its end has been
+// accounted for (ICount, EIP) and left (curTB nil).
+func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
+	for {
+	run:
+		for i := 0; i < len(ops); i++ {
+			op := &ops[i]
+			// Register numbers are below 16; the mask spares the bounds checks.
+			a0, a1 := op.Args[0].Reg&15, op.Args[1].Reg&15
+			switch op.Fn {
+			case fnGeneric:
+				c.curOp = i
+				c.exec(op)
+			case fnJcc:
+				if c.cond(a1) {
+					if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+						c.EIP = t
+						continue
+					}
+					c.curOp = i
+					c.jumpNear(op.Imm) // the limit/canonical checks and their #GP
+				} else {
+					c.EIP = op.Next
+					continue
+				}
+			case fnMovRR32:
+				c.R[a0] = c.R[a1] & 0xFFFFFFFF
+				continue
+			case fnMovRI32:
+				c.R[a0] = op.Imm & 0xFFFFFFFF
+				continue
+			case fnMovRM32:
+				c.curOp = i
+				c.R[a0] = uint64(c.ld32(op.Seg, c.ea(op)))
+			case fnMovMR32:
+				c.curOp = i
+				c.st32(op.Seg, c.ea(op), uint32(c.R[a1]))
+			case fnMovMI32:
+				c.curOp = i
+				c.st32(op.Seg, c.ea(op), uint32(op.Imm))
+			case fnMovMR8:
+				c.curOp = i
+				c.st8(op.Seg, c.ea(op), uint8(c.R[a1]))
+			case fnMovMI8:
+				c.curOp = i
+				c.st8(op.Seg, c.ea(op), uint8(op.Imm))
+			case fnMovRM8:
+				c.curOp = i
+				v := c.ld8(op.Seg, c.ea(op))
+				c.R[a0] = c.R[a0]&^0xFF | uint64(v)
+			case fnMovzxRM8:
+				c.curOp = i
+				c.R[a0] = uint64(c.ld8(op.Seg, c.ea(op)))
+			case fnMovzxRM16:
+				c.curOp = i
+				c.R[a0] = uint64(c.ld16(op.Seg, c.ea(op)))
+			case fnMovzxRR8:
+				c.R[a0] = c.R[a1] & 0xFF
+				continue
+			case fnLea32:
+				c.R[a0] = c.ea(op) & 0xFFFFFFFF
+				continue
+			case fnAddRR32, fnAddRI32:
+				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+				if op.Fn == fnAddRI32 {
+					b = op.Imm & 0xFFFFFFFF
+				}
+				r := a + b
+				c.R[a0] = r & 0xFFFFFFFF
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccAdd, 4, a, b, r, 0)
+				}
+				continue
+			case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
+				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+				if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
+					b = op.Imm & 0xFFFFFFFF
+				}
+				r := a - b
+				if op.Fn <= fnSubRI32 {
+					c.R[a0] = r & 0xFFFFFFFF
+				}
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccSub, 4, a, b, r, 0)
+				}
+				continue
+			case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
+				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+				if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc || op.Fn == fnTestRIJcc {
+					b = op.Imm & 0xFFFFFFFF
+				}
+				var r uint64
+				var taken bool
+				j := i + 1 // the Jcc; when the run stops before it, only the first op runs
+				if op.Fn >= fnTestRRJcc {
+					r = a & b
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+					taken = j < len(ops) && logicCond(ops[j].Args[1].Reg, r)
+				} else {
+					r = a - b
+					if op.Fn <= fnSubRIJcc {
+						c.R[a0] = r & 0xFFFFFFFF
+					}
+					c.setCC(ccSub, 4, a, b, r, 0)
+					taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
+				}
+				if j < len(ops) {
+					jop := &ops[j]
+					if !taken {
+						c.EIP = jop.Next
+					} else if t := jop.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+						c.EIP = t
+					} else {
+						c.curOp = j
+						c.jumpNear(t) // the limit/canonical checks and their #GP
+					}
+					break run
+				}
+				continue
+			case fnCmpRM32:
+				c.curOp = i
+				a := c.R[a0] & 0xFFFFFFFF
+				b := uint64(c.ld32(op.Seg, c.ea(op)))
+				c.setCC(ccSub, 4, a, b, a-b, 0)
+			case fnCmpMI8:
+				c.curOp = i
+				a := uint64(c.ld8(op.Seg, c.ea(op)))
+				b := op.Imm & 0xFF
+				c.setCC(ccSub, 1, a, b, a-b, 0)
+			case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
+				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
+				switch op.Fn {
+				case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
+					b = op.Imm & 0xFFFFFFFF
+				}
+				var r uint64
+				switch op.Fn {
+				case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
+					r = a & b
+				case fnOrRR32, fnOrRI32:
+					r = a | b
+				default:
+					r = a ^ b
+				}
+				if op.Fn < fnTestRR32 {
+					c.R[a0] = r
+				}
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+				}
+				continue
+			case fnIncR32, fnDecR32:
+				a := c.R[a0] & 0xFFFFFFFF
+				if op.Hint&hintDeadFlags != 0 && i+1 < len(ops) {
+					if op.Fn == fnIncR32 {
+						c.R[a0] = (a + 1) & 0xFFFFFFFF
+					} else {
+						c.R[a0] = (a - 1) & 0xFFFFFFFF
+					}
+					continue
+				}
+				var cf uint64
+				if c.cf() {
+					cf = FLAG_CF
+				}
+				if op.Fn == fnIncR32 {
+					r := (a + 1) & 0xFFFFFFFF
+					c.R[a0] = r
+					c.setCC(ccInc, 4, a, 1, r, cf)
+				} else {
+					r := (a - 1) & 0xFFFFFFFF
+					c.R[a0] = r
+					c.setCC(ccDec, 4, a, 1, r, cf)
+				}
+				continue
+			case fnShlRI32, fnShrRI32, fnSarRI32:
+				a := c.R[a0] & 0xFFFFFFFF
+				cnt := shiftImm(op)
+				if cnt == 0 {
+					c.R[a0] = a // a 32-bit register write even when nothing shifts
+					continue
+				}
+				var r, cf, of uint64
+				switch op.Fn {
+				case fnShlRI32:
+					cf = a >> (32 - cnt) & 1
+					r = a << cnt & 0xFFFFFFFF
+					if r>>31 != cf {
+						of = FLAG_OF
+					}
+				case fnShrRI32:
+					cf = a >> (cnt - 1) & 1
+					r = a >> cnt
+					if a>>31 != 0 {
+						of = FLAG_OF
+					}
+				default:
+					sa := int64(int32(uint32(a)))
+					cf = uint64(sa>>(cnt-1)) & 1
+					r = uint64(sa>>cnt) & 0xFFFFFFFF
+				}
+				c.R[a0] = r
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+				}
+				continue
+			case fnMulR32:
+				// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
+				// half, AF kept.
+				r := (c.R[RAX] & 0xFFFFFFFF) * (c.R[a0] & 0xFFFFFFFF)
+				lo, hi := r&0xFFFFFFFF, r>>32
+				var f uint64
+				if hi != 0 {
+					f = FLAG_CF | FLAG_OF
+				}
+				c.R[RAX], c.R[RDX] = lo, hi
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
+				}
+				continue
+			case fnImulRR32, fnImulRRI32:
+				// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
+				// AF kept.
+				a, b := c.R[a0], c.R[a1]
+				if op.Fn == fnImulRRI32 {
+					a, b = c.R[a1], op.Imm
+				}
+				p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
+				r := uint64(p) & 0xFFFFFFFF
+				var f uint64
+				if p != int64(int32(p)) {
+					f = FLAG_CF | FLAG_OF
+				}
+				c.R[a0] = r
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccShift, 4, 0, 0, r, f|c.af())
+				}
+				continue
+			case fnJmpRel:
 				if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
 					c.EIP = t
 					continue
 				}
 				c.curOp = i
 				c.jumpNear(op.Imm) // the limit/canonical checks and their #GP
-			} else {
-				c.EIP = op.Next
-				continue
-			}
-		case fnMovRR32:
-			c.R[a0] = c.R[a1] & 0xFFFFFFFF
-			continue
-		case fnMovRI32:
-			c.R[a0] = op.Imm & 0xFFFFFFFF
-			continue
-		case fnMovRM32:
-			c.curOp = i
-			c.R[a0] = uint64(c.ld32(op.Seg, c.ea(op)))
-		case fnMovMR32:
-			c.curOp = i
-			c.st32(op.Seg, c.ea(op), uint32(c.R[a1]))
-		case fnMovMI32:
-			c.curOp = i
-			c.st32(op.Seg, c.ea(op), uint32(op.Imm))
-		case fnMovMR8:
-			c.curOp = i
-			c.st8(op.Seg, c.ea(op), uint8(c.R[a1]))
-		case fnMovMI8:
-			c.curOp = i
-			c.st8(op.Seg, c.ea(op), uint8(op.Imm))
-		case fnMovRM8:
-			c.curOp = i
-			v := c.ld8(op.Seg, c.ea(op))
-			c.R[a0] = c.R[a0]&^0xFF | uint64(v)
-		case fnMovzxRM8:
-			c.curOp = i
-			c.R[a0] = uint64(c.ld8(op.Seg, c.ea(op)))
-		case fnMovzxRM16:
-			c.curOp = i
-			c.R[a0] = uint64(c.ld16(op.Seg, c.ea(op)))
-		case fnMovzxRR8:
-			c.R[a0] = c.R[a1] & 0xFF
-			continue
-		case fnLea32:
-			c.R[a0] = c.ea(op) & 0xFFFFFFFF
-			continue
-		case fnAddRR32, fnAddRI32:
-			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-			if op.Fn == fnAddRI32 {
-				b = op.Imm & 0xFFFFFFFF
-			}
-			r := a + b
-			c.R[a0] = r & 0xFFFFFFFF
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.setCC(ccAdd, 4, a, b, r, 0)
-			}
-			continue
-		case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
-			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-			if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
-				b = op.Imm & 0xFFFFFFFF
-			}
-			r := a - b
-			if op.Fn <= fnSubRI32 {
-				c.R[a0] = r & 0xFFFFFFFF
-			}
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.setCC(ccSub, 4, a, b, r, 0)
-			}
-			continue
-		case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
-			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-			if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc || op.Fn == fnTestRIJcc {
-				b = op.Imm & 0xFFFFFFFF
-			}
-			var r uint64
-			var taken bool
-			j := i + 1 // the Jcc; when the run stops before it, only the first op runs
-			if op.Fn >= fnTestRRJcc {
-				r = a & b
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
-				taken = j < len(ops) && logicCond(ops[j].Args[1].Reg, r)
-			} else {
-				r = a - b
-				if op.Fn <= fnSubRIJcc {
-					c.R[a0] = r & 0xFFFFFFFF
+			case fnAlu8RR:
+				a, b := c.R[a0]&0xFF, c.R[a1]&0xFF
+				var r uint64
+				setf := op.Hint&hintDeadFlags == 0 || i+1 == len(ops)
+				switch x86asm.Op(op.Kind) {
+				case x86asm.ADD:
+					r = a + b
+					if setf {
+						c.setCC(ccAdd, 1, a, b, r, 0)
+					}
+				case x86asm.SUB, x86asm.CMP:
+					r = a - b
+					if setf {
+						c.setCC(ccSub, 1, a, b, r, 0)
+					}
+				case x86asm.AND, x86asm.TEST:
+					r = a & b
+					if setf {
+						c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+					}
+				case x86asm.OR:
+					r = a | b
+					if setf {
+						c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+					}
+				default:
+					r = a ^ b
+					if setf {
+						c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+					}
 				}
-				c.setCC(ccSub, 4, a, b, r, 0)
-				taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
-			}
-			if j < len(ops) {
-				jop := &ops[j]
-				if !taken {
-					c.EIP = jop.Next
-				} else if t := jop.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+				if k := x86asm.Op(op.Kind); k != x86asm.CMP && k != x86asm.TEST {
+					c.R[a0] = c.R[a0]&^0xFF | r&0xFF
+				}
+				continue
+			case fnTestRHI8:
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
+				}
+				continue
+			case fnPushR32:
+				c.curOp = i
+				sp := (c.R[RSP] - 4) & 0xFFFFFFFF
+				c.st32(SS, sp, uint32(c.R[a0]))
+				c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
+			case fnCallRel32:
+				c.curOp = i
+				// As the generic CALL: push the return address, then jump.
+				sp := (c.R[RSP] - 4) & 0xFFFFFFFF
+				c.st32(SS, sp, uint32(op.Next))
+				c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
+				if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
 					c.EIP = t
 				} else {
-					c.curOp = j
-					c.jumpNear(t) // the limit/canonical checks and their #GP
+					c.jumpNear(t)
 				}
-				return len(ops)
-			}
-			continue
-		case fnCmpRM32:
-			c.curOp = i
-			a := c.R[a0] & 0xFFFFFFFF
-			b := uint64(c.ld32(op.Seg, c.ea(op)))
-			c.setCC(ccSub, 4, a, b, a-b, 0)
-		case fnCmpMI8:
-			c.curOp = i
-			a := uint64(c.ld8(op.Seg, c.ea(op)))
-			b := op.Imm & 0xFF
-			c.setCC(ccSub, 1, a, b, a-b, 0)
-		case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
-			a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-			switch op.Fn {
-			case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
-				b = op.Imm & 0xFFFFFFFF
-			}
-			var r uint64
-			switch op.Fn {
-			case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
-				r = a & b
-			case fnOrRR32, fnOrRI32:
-				r = a | b
-			default:
-				r = a ^ b
-			}
-			if op.Fn < fnTestRR32 {
-				c.R[a0] = r
-			}
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
-			}
-			continue
-		case fnIncR32, fnDecR32:
-			a := c.R[a0] & 0xFFFFFFFF
-			if op.Hint&hintDeadFlags != 0 && i+1 < len(ops) {
-				if op.Fn == fnIncR32 {
-					c.R[a0] = (a + 1) & 0xFFFFFFFF
-				} else {
-					c.R[a0] = (a - 1) & 0xFFFFFFFF
+			case fnRet32:
+				c.curOp = i
+				// As the generic RET: check the target before popping.
+				sp := c.R[RSP] & 0xFFFFFFFF
+				t := uint64(c.ld32(SS, sp))
+				if t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+					c.checkNearTarget(t)
 				}
-				continue
-			}
-			var cf uint64
-			if c.cf() {
-				cf = FLAG_CF
-			}
-			if op.Fn == fnIncR32 {
-				r := (a + 1) & 0xFFFFFFFF
-				c.R[a0] = r
-				c.setCC(ccInc, 4, a, 1, r, cf)
-			} else {
-				r := (a - 1) & 0xFFFFFFFF
-				c.R[a0] = r
-				c.setCC(ccDec, 4, a, 1, r, cf)
-			}
-			continue
-		case fnShlRI32, fnShrRI32, fnSarRI32:
-			a := c.R[a0] & 0xFFFFFFFF
-			cnt := shiftImm(op)
-			if cnt == 0 {
-				c.R[a0] = a // a 32-bit register write even when nothing shifts
-				continue
-			}
-			var r, cf, of uint64
-			switch op.Fn {
-			case fnShlRI32:
-				cf = a >> (32 - cnt) & 1
-				r = a << cnt & 0xFFFFFFFF
-				if r>>31 != cf {
-					of = FLAG_OF
-				}
-			case fnShrRI32:
-				cf = a >> (cnt - 1) & 1
-				r = a >> cnt
-				if a>>31 != 0 {
-					of = FLAG_OF
-				}
-			default:
-				sa := int64(int32(uint32(a)))
-				cf = uint64(sa>>(cnt-1)) & 1
-				r = uint64(sa>>cnt) & 0xFFFFFFFF
-			}
-			c.R[a0] = r
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
-			}
-			continue
-		case fnMulR32:
-			// Flags as mul1: CF=OF=high half non-zero, SF/ZF/PF from the low
-			// half, AF kept.
-			r := (c.R[RAX] & 0xFFFFFFFF) * (c.R[a0] & 0xFFFFFFFF)
-			lo, hi := r&0xFFFFFFFF, r>>32
-			var f uint64
-			if hi != 0 {
-				f = FLAG_CF | FLAG_OF
-			}
-			c.R[RAX], c.R[RDX] = lo, hi
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.setCC(ccShift, 4, 0, 0, lo, f|c.af())
-			}
-			continue
-		case fnImulRR32, fnImulRRI32:
-			// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
-			// AF kept.
-			a, b := c.R[a0], c.R[a1]
-			if op.Fn == fnImulRRI32 {
-				a, b = c.R[a1], op.Imm
-			}
-			p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
-			r := uint64(p) & 0xFFFFFFFF
-			var f uint64
-			if p != int64(int32(p)) {
-				f = FLAG_CF | FLAG_OF
-			}
-			c.R[a0] = r
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.setCC(ccShift, 4, 0, 0, r, f|c.af())
-			}
-			continue
-		case fnJmpRel:
-			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
+				c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
 				c.EIP = t
-				continue
-			}
-			c.curOp = i
-			c.jumpNear(op.Imm) // the limit/canonical checks and their #GP
-		case fnAlu8RR:
-			a, b := c.R[a0]&0xFF, c.R[a1]&0xFF
-			var r uint64
-			setf := op.Hint&hintDeadFlags == 0 || i+1 == len(ops)
-			switch x86asm.Op(op.Kind) {
-			case x86asm.ADD:
-				r = a + b
-				if setf {
-					c.setCC(ccAdd, 1, a, b, r, 0)
-				}
-			case x86asm.SUB, x86asm.CMP:
-				r = a - b
-				if setf {
-					c.setCC(ccSub, 1, a, b, r, 0)
-				}
-			case x86asm.AND, x86asm.TEST:
-				r = a & b
-				if setf {
-					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
-				}
-			case x86asm.OR:
-				r = a | b
-				if setf {
-					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
-				}
+			case fnPopR32:
+				c.curOp = i
+				sp := c.R[RSP] & 0xFFFFFFFF
+				v := c.ld32(SS, sp)
+				c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
+				c.R[a0] = uint64(v)
+			case fnImul:
+				c.curOp = i
+				c.imulN(op)
+			case fnMul:
+				c.curOp = i
+				c.mul1(op, false)
 			default:
-				r = a ^ b
-				if setf {
-					c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
-				}
+				c.curOp = i
+				c.exec(op)
 			}
-			if k := x86asm.Op(op.Kind); k != x86asm.CMP && k != x86asm.TEST {
-				c.R[a0] = c.R[a0]&^0xFF | r&0xFF
+			if c.stopTB {
+				return t, i
 			}
-			continue
-		case fnTestRHI8:
-			if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, c.R[a0]>>8&op.Imm&0xFF
-			}
-			continue
-		case fnPushR32:
-			c.curOp = i
-			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
-			c.st32(SS, sp, uint32(c.R[a0]))
-			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
-		case fnCallRel32:
-			c.curOp = i
-			// As the generic CALL: push the return address, then jump.
-			sp := (c.R[RSP] - 4) & 0xFFFFFFFF
-			c.st32(SS, sp, uint32(op.Next))
-			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | sp
-			if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
-				c.EIP = t
-			} else {
-				c.jumpNear(t)
-			}
-		case fnRet32:
-			c.curOp = i
-			// As the generic RET: check the target before popping.
-			sp := c.R[RSP] & 0xFFFFFFFF
-			t := uint64(c.ld32(SS, sp))
-			if t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
-				c.checkNearTarget(t)
-			}
-			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
-			c.EIP = t
-		case fnPopR32:
-			c.curOp = i
-			sp := c.R[RSP] & 0xFFFFFFFF
-			v := c.ld32(SS, sp)
-			c.R[RSP] = c.R[RSP]&^0xFFFFFFFF | (sp+4)&0xFFFFFFFF
-			c.R[a0] = uint64(v)
-		case fnImul:
-			c.curOp = i
-			c.imulN(op)
-		case fnMul:
-			c.curOp = i
-			c.mul1(op, false)
-		default:
-			c.curOp = i
-			c.exec(op)
 		}
-		if c.stopTB {
-			return i
+		if t == nil {
+			return nil, len(ops)
 		}
+		// As runSome after a whole TB: account for it, then follow its
+		// link if none of runSome's between-TB checks holds.
+		c.ICount += uint64(len(ops))
+		if !t.LastBranch {
+			c.EIP = t.FallEIP
+		}
+		c.bpSkip = false
+		if c.ICount+c.yields >= end || c.singleStep || c.exitReq || c.Halted || c.shutdown || c.needOuter || c.yieldTurn ||
+			c.inhibit || c.flags&FLAG_TF != 0 || c.Trace != nil ||
+			c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() ||
+			debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
+			c.curTB = nil
+			return t, len(ops)
+		}
+		next := c.chainNext(t)
+		if next == nil {
+			c.curTB = nil
+			return t, len(ops)
+		}
+		t, ops = next, next.Ops
+		if statsOn {
+			c.chained++
+			t.ExecCount++
+			c.recordHistory(t)
+		}
+		c.curTB = t
 	}
-	return len(ops)
 }
 
 // execFast runs one op as runOps would (tests, single ops).
