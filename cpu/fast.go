@@ -496,60 +496,66 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 			case fnLea32:
 				c.R[a0] = c.ea(op) & 0xFFFFFFFF
 				continue
-			case fnAddRR32, fnAddRI32:
-				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-				if op.Fn == fnAddRI32 {
-					b = op.Imm & 0xFFFFFFFF
-				}
-				r := a + b
-				c.R[a0] = r & 0xFFFFFFFF
-				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-					c.setCC(ccAdd, 4, a, b, r, 0)
-				}
+			case fnAddRR32:
+				c.add32(op, a0, c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
 				continue
-			case fnSubRR32, fnSubRI32, fnCmpRR32, fnCmpRI32:
+			case fnAddRI32:
+				c.add32(op, a0, op.Imm&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnSubRR32:
+				c.R[a0] = c.sub32(op, a0, c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnSubRI32:
+				c.R[a0] = c.sub32(op, a0, op.Imm&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnCmpRR32:
+				c.sub32(op, a0, c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnCmpRI32:
+				c.sub32(op, a0, op.Imm&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc:
+				// The Jcc is ops[i+1]; when the run stops before it, only the
+				// first op runs.
 				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-				if op.Fn == fnSubRI32 || op.Fn == fnCmpRI32 {
+				if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc {
 					b = op.Imm & 0xFFFFFFFF
 				}
 				r := a - b
-				if op.Fn <= fnSubRI32 {
+				if op.Fn <= fnSubRIJcc {
 					c.R[a0] = r & 0xFFFFFFFF
 				}
-				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-					c.setCC(ccSub, 4, a, b, r, 0)
+				c.setCC(ccSub, 4, a, b, r, 0)
+				if j := i + 1; j < len(ops) {
+					jop := &ops[j]
+					t := jop.Next
+					if subCond(jop.Args[1].Reg, a, b, r&0xFFFFFFFF) {
+						if t = jop.Imm; t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+							c.jumpFrom(j, t)
+							break run
+						}
+					}
+					c.EIP = t
+					break run
 				}
 				continue
-			case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc:
-				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-				if op.Fn == fnSubRIJcc || op.Fn == fnCmpRIJcc || op.Fn == fnTestRIJcc {
-					b = op.Imm & 0xFFFFFFFF
+			case fnTestRRJcc, fnTestRIJcc:
+				b := c.R[a1]
+				if op.Fn == fnTestRIJcc {
+					b = op.Imm
 				}
-				var r uint64
-				var taken bool
-				j := i + 1 // the Jcc; when the run stops before it, only the first op runs
-				if op.Fn >= fnTestRRJcc {
-					r = a & b
-					c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
-					taken = j < len(ops) && logicCond(ops[j].Args[1].Reg, r)
-				} else {
-					r = a - b
-					if op.Fn <= fnSubRIJcc {
-						c.R[a0] = r & 0xFFFFFFFF
-					}
-					c.setCC(ccSub, 4, a, b, r, 0)
-					taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
-				}
-				if j < len(ops) {
+				r := c.R[a0] & b & 0xFFFFFFFF
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+				if j := i + 1; j < len(ops) {
 					jop := &ops[j]
-					if !taken {
-						c.EIP = jop.Next
-					} else if t := jop.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
-						c.EIP = t
-					} else {
-						c.curOp = j
-						c.jumpNear(t) // the limit/canonical checks and their #GP
+					t := jop.Next
+					if logicCond(jop.Args[1].Reg, r) {
+						if t = jop.Imm; t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+							c.jumpFrom(j, t)
+							break run
+						}
 					}
+					c.EIP = t
 					break run
 				}
 				continue
@@ -563,50 +569,44 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 				a := uint64(c.ld8(op.Seg, c.ea(op)))
 				b := op.Imm & 0xFF
 				c.setCC(ccSub, 1, a, b, a-b, 0)
-			case fnAndRR32, fnAndRI32, fnOrRR32, fnOrRI32, fnXorRR32, fnXorRI32, fnTestRR32, fnTestRI32:
-				a, b := c.R[a0]&0xFFFFFFFF, c.R[a1]&0xFFFFFFFF
-				switch op.Fn {
-				case fnAndRI32, fnOrRI32, fnXorRI32, fnTestRI32:
-					b = op.Imm & 0xFFFFFFFF
-				}
-				var r uint64
-				switch op.Fn {
-				case fnAndRR32, fnAndRI32, fnTestRR32, fnTestRI32:
-					r = a & b
-				case fnOrRR32, fnOrRI32:
-					r = a | b
-				default:
-					r = a ^ b
-				}
-				if op.Fn < fnTestRR32 {
-					c.R[a0] = r
-				}
+			case fnAndRR32:
+				c.R[a0] = c.logic32(op, c.R[a0]&c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnAndRI32:
+				c.R[a0] = c.logic32(op, c.R[a0]&op.Imm&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnOrRR32:
+				c.R[a0] = c.logic32(op, (c.R[a0]|c.R[a1])&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnOrRI32:
+				c.R[a0] = c.logic32(op, (c.R[a0]|op.Imm)&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnXorRR32:
+				c.R[a0] = c.logic32(op, (c.R[a0]^c.R[a1])&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnXorRI32:
+				c.R[a0] = c.logic32(op, (c.R[a0]^op.Imm)&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnTestRR32:
+				c.logic32(op, c.R[a0]&c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnTestRI32:
+				c.logic32(op, c.R[a0]&op.Imm&0xFFFFFFFF, i+1 < len(ops))
+				continue
+			case fnIncR32:
+				a := c.R[a0] & 0xFFFFFFFF
+				r := (a + 1) & 0xFFFFFFFF
+				c.R[a0] = r
 				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
-					c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+					c.setCC(ccInc, 4, a, 1, r, c.cfBit())
 				}
 				continue
-			case fnIncR32, fnDecR32:
+			case fnDecR32:
 				a := c.R[a0] & 0xFFFFFFFF
-				if op.Hint&hintDeadFlags != 0 && i+1 < len(ops) {
-					if op.Fn == fnIncR32 {
-						c.R[a0] = (a + 1) & 0xFFFFFFFF
-					} else {
-						c.R[a0] = (a - 1) & 0xFFFFFFFF
-					}
-					continue
-				}
-				var cf uint64
-				if c.cf() {
-					cf = FLAG_CF
-				}
-				if op.Fn == fnIncR32 {
-					r := (a + 1) & 0xFFFFFFFF
-					c.R[a0] = r
-					c.setCC(ccInc, 4, a, 1, r, cf)
-				} else {
-					r := (a - 1) & 0xFFFFFFFF
-					c.R[a0] = r
-					c.setCC(ccDec, 4, a, 1, r, cf)
+				r := (a - 1) & 0xFFFFFFFF
+				c.R[a0] = r
+				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					c.setCC(ccDec, 4, a, 1, r, c.cfBit())
 				}
 				continue
 			case fnShlRI32, fnShrRI32, fnSarRI32:
@@ -795,6 +795,50 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 		}
 		c.curTB = t
 	}
+}
+
+// add32, sub32 and logic32 are the 32-bit register ALU handlers' bodies
+// (inlined into runTBs, one copy per form): the result, and the lazy flags
+// unless they are dead (more: the next op of the TB runs too).
+func (c *CPU) add32(op *tb.Op, d uint8, b uint64, more bool) {
+	a := c.R[d&15] & 0xFFFFFFFF
+	r := a + b
+	c.R[d&15] = r & 0xFFFFFFFF
+	if op.Hint&hintDeadFlags == 0 || !more {
+		c.setCC(ccAdd, 4, a, b, r, 0)
+	}
+}
+
+func (c *CPU) sub32(op *tb.Op, d uint8, b uint64, more bool) uint64 {
+	a := c.R[d&15] & 0xFFFFFFFF
+	r := a - b
+	if op.Hint&hintDeadFlags == 0 || !more {
+		c.setCC(ccSub, 4, a, b, r, 0)
+	}
+	return r & 0xFFFFFFFF
+}
+
+func (c *CPU) logic32(op *tb.Op, r uint64, more bool) uint64 {
+	if op.Hint&hintDeadFlags == 0 || !more {
+		c.cc.op, c.cc.size, c.cc.res = ccLogic, 4, r
+	}
+	return r
+}
+
+// cfBit is CF as a flag bit (INC/DEC keep it).
+func (c *CPU) cfBit() uint64 {
+	if c.cf() {
+		return FLAG_CF
+	}
+	return 0
+}
+
+// jumpFrom is jumpNear for op j of the running TB (its #GP is that op's).
+//
+//go:noinline
+func (c *CPU) jumpFrom(j int, t uint64) {
+	c.curOp = j
+	c.jumpNear(t) // the limit/canonical checks and their #GP
 }
 
 // execFast runs one op as runOps would (tests, single ops).
