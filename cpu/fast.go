@@ -609,35 +609,36 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 					c.setCC(ccDec, 4, a, 1, r, c.cfBit())
 				}
 				continue
-			case fnShlRI32, fnShrRI32, fnSarRI32:
+			case fnShlRI32:
 				a := c.R[a0] & 0xFFFFFFFF
 				cnt := shiftImm(op)
-				if cnt == 0 {
-					c.R[a0] = a // a 32-bit register write even when nothing shifts
-					continue
-				}
-				var r, cf, of uint64
-				switch op.Fn {
-				case fnShlRI32:
-					cf = a >> (32 - cnt) & 1
-					r = a << cnt & 0xFFFFFFFF
-					if r>>31 != cf {
-						of = FLAG_OF
-					}
-				case fnShrRI32:
-					cf = a >> (cnt - 1) & 1
-					r = a >> cnt
-					if a>>31 != 0 {
-						of = FLAG_OF
-					}
-				default:
-					sa := int64(int32(uint32(a)))
-					cf = uint64(sa>>(cnt-1)) & 1
-					r = uint64(sa>>cnt) & 0xFFFFFFFF
-				}
-				c.R[a0] = r
-				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+				r := a << cnt & 0xFFFFFFFF
+				c.R[a0] = r // a 32-bit register write even when nothing shifts
+				if cnt != 0 && (op.Hint&hintDeadFlags == 0 || i+1 == len(ops)) {
+					cf := a >> (32 - cnt) & 1
+					of := (r>>31 ^ cf) * FLAG_OF
 					c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+				}
+				continue
+			case fnShrRI32:
+				a := c.R[a0] & 0xFFFFFFFF
+				cnt := shiftImm(op)
+				r := a >> cnt
+				c.R[a0] = r
+				if cnt != 0 && (op.Hint&hintDeadFlags == 0 || i+1 == len(ops)) {
+					cf := a >> (cnt - 1) & 1
+					of := a >> 31 * FLAG_OF
+					c.setCC(ccShift, 4, 0, 0, r, cf|of|c.af())
+				}
+				continue
+			case fnSarRI32:
+				sa := int64(int32(uint32(c.R[a0])))
+				cnt := shiftImm(op)
+				r := uint64(sa>>cnt) & 0xFFFFFFFF
+				c.R[a0] = r
+				if cnt != 0 && (op.Hint&hintDeadFlags == 0 || i+1 == len(ops)) {
+					cf := uint64(sa>>(cnt-1)) & 1
+					c.setCC(ccShift, 4, 0, 0, r, cf|c.af())
 				}
 				continue
 			case fnMulR32:
@@ -655,20 +656,21 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 				}
 				continue
 			case fnImulRR32, fnImulRRI32:
-				// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the result,
-				// AF kept.
-				a, b := c.R[a0], c.R[a1]
-				if op.Fn == fnImulRRI32 {
-					a, b = c.R[a1], op.Imm
+				// Flags as imulN: CF=OF=signed overflow, SF/ZF/PF from the
+				// result, AF kept.
+				var p int64
+				if op.Fn == fnImulRR32 {
+					p = int64(int32(uint32(c.R[a0]))) * int64(int32(uint32(c.R[a1])))
+				} else {
+					p = int64(int32(uint32(c.R[a1]))) * int64(int32(uint32(op.Imm)))
 				}
-				p := int64(int32(uint32(a))) * int64(int32(uint32(b)))
 				r := uint64(p) & 0xFFFFFFFF
-				var f uint64
-				if p != int64(int32(p)) {
-					f = FLAG_CF | FLAG_OF
-				}
 				c.R[a0] = r
 				if op.Hint&hintDeadFlags == 0 || i+1 == len(ops) {
+					var f uint64
+					if p != int64(int32(p)) {
+						f = FLAG_CF | FLAG_OF
+					}
 					c.setCC(ccShift, 4, 0, 0, r, f|c.af())
 				}
 				continue
