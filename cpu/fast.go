@@ -83,11 +83,21 @@ const (
 	fnPopR32   // pop r32 with a 32-bit stack
 	fnCallRel32
 	fnRet32
+
+	fnCmpMI8Jcc   // cmp m8, imm fused with the Jcc ending the TB
+	fnTestRHI8Jcc // test ah/ch/dh/bh, imm8 fused likewise
+	fnCmpRM32Jcc  // cmp r32, m32 fused likewise
+	fnCmovRR32    // cmovcc r32, r32
+	fnSetccR8     // setcc r8 (low byte register)
+	fnNop
+	fnRolRI32 // rol r32, imm (or 1)
+	fnRorRI32 // ror r32, imm (or 1)
 )
 
 // fusedFn maps a flag-setting handler to its fused-with-Jcc form.
 var fusedFn = map[uint8]uint8{fnSubRR32: fnSubRRJcc, fnSubRI32: fnSubRIJcc, fnCmpRR32: fnCmpRRJcc,
-	fnCmpRI32: fnCmpRIJcc, fnTestRR32: fnTestRRJcc, fnTestRI32: fnTestRIJcc}
+	fnCmpRI32: fnCmpRIJcc, fnTestRR32: fnTestRRJcc, fnTestRI32: fnTestRIJcc,
+	fnCmpMI8: fnCmpMI8Jcc, fnTestRHI8: fnTestRHI8Jcc, fnCmpRM32: fnCmpRM32Jcc}
 
 // selectFast assigns handlers to the ops of a freshly translated TB.
 func selectFast(t *tb.TB) {
@@ -150,6 +160,8 @@ func flagEffect(op *tb.Op) (reads, writes uint64, deadOK bool) {
 		return FLAG_AF, all &^ FLAG_AF, true
 	case fnMulR32, fnImulRR32, fnImulRRI32:
 		return FLAG_AF, all &^ FLAG_AF, true
+	case fnNop:
+		return 0, 0, false
 	}
 	return all, 0, false
 }
@@ -195,6 +207,30 @@ func subCond(cc uint8, a, b, r uint64) bool {
 	return t != (cc&1 != 0)
 }
 
+// subCond8 is subCond for 8-bit operands.
+func subCond8(cc uint8, a, b, r uint64) bool {
+	var t bool
+	switch cc >> 1 {
+	case 0: // O
+		t = (a^b)&(a^r)&0x80 != 0
+	case 1: // B
+		t = a < b
+	case 2: // Z
+		t = a == b
+	case 3: // BE
+		t = a <= b
+	case 4: // S
+		t = r&0x80 != 0
+	case 5: // P
+		t = parityTable[r&0xFF]
+	case 6: // L
+		t = int8(uint8(a)) < int8(uint8(b))
+	case 7: // LE
+		t = int8(uint8(a)) <= int8(uint8(b))
+	}
+	return t != (cc&1 != 0)
+}
+
 // logicCond evaluates condition cc for a 32-bit logic result (CF=OF=0).
 func logicCond(cc uint8, r uint64) bool {
 	var t bool
@@ -207,6 +243,22 @@ func logicCond(cc uint8, r uint64) bool {
 		t = parityTable[r&0xFF]
 	case 7: // LE
 		t = r == 0 || r&0x80000000 != 0
+	}
+	return t != (cc&1 != 0)
+}
+
+// logicCond8 is logicCond for an 8-bit result.
+func logicCond8(cc uint8, r uint64) bool {
+	var t bool
+	switch cc >> 1 {
+	case 2, 3: // Z, BE
+		t = r == 0
+	case 4, 6: // S, L
+		t = r&0x80 != 0
+	case 5: // P
+		t = parityTable[r&0xFF]
+	case 7: // LE
+		t = r == 0 || r&0x80 != 0
 	}
 	return t != (cc&1 != 0)
 }
@@ -234,6 +286,12 @@ func fastFn(op *tb.Op) uint8 {
 		return fnJcc
 	case k == uint16(x86asm.JMP) && a0.Kind == okImm:
 		return fnJmpRel
+	case k == kNop:
+		return fnNop
+	case k == kCmov && op.Size == 4 && r0 && r1:
+		return fnCmovRR32
+	case k == kSetcc && isReg(a0, 1):
+		return fnSetccR8
 	case op.Size == 1 && isReg(a0, 1) && isReg(a1, 1):
 		switch x86asm.Op(k) {
 		case x86asm.ADD, x86asm.SUB, x86asm.CMP, x86asm.AND, x86asm.OR, x86asm.XOR, x86asm.TEST:
@@ -303,6 +361,11 @@ func fastFn(op *tb.Op) uint8 {
 		default:
 			return fnSarRI32
 		}
+	case r0 && (a1.Kind == okImm || a1.Kind == okNone) && (k == uint16(x86asm.ROL) || k == uint16(x86asm.ROR)):
+		if k == uint16(x86asm.ROL) {
+			return fnRolRI32
+		}
+		return fnRorRI32
 	case r0 && (r1 || imm1):
 		i := uint8(0)
 		if imm1 {
@@ -673,6 +736,90 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 					}
 					c.setCC(ccShift, 4, 0, 0, r, f|c.af())
 				}
+				continue
+			case fnCmpMI8Jcc, fnCmpRM32Jcc:
+				c.curOp = i
+				var a, b, r uint64
+				var taken bool
+				j := i + 1
+				if op.Fn == fnCmpMI8Jcc {
+					a, b = uint64(c.ld8(op.Seg, c.ea(op))), op.Imm&0xFF
+					r = a - b
+					c.setCC(ccSub, 1, a, b, r, 0)
+					taken = j < len(ops) && subCond8(ops[j].Args[1].Reg, a, b, r&0xFF)
+				} else {
+					a, b = c.R[a0]&0xFFFFFFFF, uint64(c.ld32(op.Seg, c.ea(op)))
+					r = a - b
+					c.setCC(ccSub, 4, a, b, r, 0)
+					taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
+				}
+				if c.stopTB {
+					return t, i // a load that must end the TB (MMIO) ends it before the Jcc
+				}
+				if j < len(ops) {
+					jop := &ops[j]
+					t := jop.Next
+					if taken {
+						if t = jop.Imm; t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+							c.jumpFrom(j, t)
+							break run
+						}
+					}
+					c.EIP = t
+					break run
+				}
+				continue
+			case fnTestRHI8Jcc:
+				r := c.R[a0] >> 8 & op.Imm & 0xFF
+				c.cc.op, c.cc.size, c.cc.res = ccLogic, 1, r
+				if j := i + 1; j < len(ops) {
+					jop := &ops[j]
+					t := jop.Next
+					if logicCond8(jop.Args[1].Reg, r) {
+						if t = jop.Imm; t > uint64(c.Seg[CS].Limit) || c.hflags&hfCS64 != 0 {
+							c.jumpFrom(j, t)
+							break run
+						}
+					}
+					c.EIP = t
+					break run
+				}
+				continue
+			case fnCmovRR32:
+				v := c.R[a0]
+				if c.cond(op.Args[2].Reg) {
+					v = c.R[a1]
+				}
+				c.R[a0] = v & 0xFFFFFFFF // 32-bit CMOV always zero-extends
+				continue
+			case fnSetccR8:
+				var v uint64
+				if c.cond(a1) {
+					v = 1
+				}
+				c.R[a0] = c.R[a0]&^0xFF | v
+				continue
+			case fnNop:
+				continue
+			case fnRolRI32, fnRorRI32:
+				a := c.R[a0] & 0xFFFFFFFF
+				cnt := shiftImm(op)
+				if cnt == 0 {
+					c.R[a0] = a // a 32-bit register write even when nothing rotates
+					continue
+				}
+				var r, cf, of uint64
+				if op.Fn == fnRolRI32 {
+					r = (a<<cnt | a>>(32-cnt)) & 0xFFFFFFFF
+					cf = r & 1
+					of = (r>>31 ^ cf) * FLAG_OF
+				} else {
+					r = (a>>cnt | a<<(32-cnt)) & 0xFFFFFFFF
+					cf = r >> 31
+					of = (r>>31 ^ r>>30&1) * FLAG_OF
+				}
+				c.R[a0] = r
+				c.setArith(c.getFlags()&^(FLAG_CF|FLAG_OF) | cf | of)
 				continue
 			case fnJmpRel:
 				if t := op.Imm; t <= uint64(c.Seg[CS].Limit) && c.hflags&hfCS64 == 0 {
