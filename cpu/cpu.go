@@ -354,8 +354,12 @@ type CPU struct {
 	stepDone    bool
 	needOuter   bool
 	chained     uint64 // TB entries through links in runTBs, added to the shared stats by runSome
-	repYield    bool
-	waitSIPI    bool
+	// checkNext: since runTBs last checked between TBs, something may have
+	// changed what it checks (a generic op or a slow memory path ran: see
+	// runTBs).
+	checkNext bool
+	repYield  bool
+	waitSIPI  bool
 }
 
 // IOHandler is the CPU's view of the I/O port space (the machine may wrap

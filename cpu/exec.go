@@ -124,7 +124,8 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
-	var prev *tb.TB // the TB that just ran to its end, for chaining
+	c.checkNext = true // runTBs checks fully before following its first link
+	var prev *tb.TB    // the TB that just ran to its end, for chaining
 	// entries through links, added to the shared stats on the way out
 	defer func() { c.sh.TBs.Stats.Chained += c.chained; c.chained = 0 }()
 	for c.ICount+c.yields < end {

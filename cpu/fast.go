@@ -509,6 +509,7 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 			switch op.Fn {
 			case fnGeneric:
 				c.curOp = i
+				c.checkNext = true
 				c.exec(op)
 			case fnJcc:
 				if c.cond(a1) {
@@ -902,12 +903,15 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 				c.R[a0] = uint64(v)
 			case fnImul:
 				c.curOp = i
+				c.checkNext = true
 				c.imulN(op)
 			case fnMul:
 				c.curOp = i
+				c.checkNext = true
 				c.mul1(op, false)
 			default:
 				c.curOp = i
+				c.checkNext = true
 				c.exec(op)
 			}
 			if c.stopTB {
@@ -919,17 +923,28 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 		}
 		// As runSome after a whole TB: account for it, then follow its
 		// link if none of runSome's between-TB checks holds.
+		//
+		// Those checks look at state that only generic ops and slow
+		// memory paths (devices, hooks, watchpoints) change during a turn:
+		// the specialised handlers touch registers, arithmetic flags and
+		// RAM through the TLB, the virtual clock only advances between
+		// turns, and faults leave runTBs. Those paths set c.checkNext; so
+		// unless one ran since the last check (or breakpoints need the PC
+		// checked), only the budget needs checking.
 		c.ICount += uint64(len(ops))
 		if !t.LastBranch {
 			c.EIP = t.FallEIP
 		}
 		c.bpSkip = false
-		if c.ICount+c.yields >= end || c.singleStep || c.exitReq || c.Halted || c.shutdown || c.needOuter || c.yieldTurn ||
-			c.inhibit || c.flags&FLAG_TF != 0 || c.Trace != nil ||
-			c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() ||
-			debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
-			c.curTB = nil
-			return t, len(ops)
+		if c.ICount+c.yields >= end || c.checkNext || debugChecks && c.bpActive {
+			if c.ICount+c.yields >= end || c.singleStep || c.exitReq || c.Halted || c.shutdown || c.needOuter || c.yieldTurn ||
+				c.inhibit || c.flags&FLAG_TF != 0 || c.Trace != nil ||
+				c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() ||
+				debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
+				c.curTB = nil
+				return t, len(ops)
+			}
+			c.checkNext = false
 		}
 		next := c.chainNext(t)
 		if next == nil {
