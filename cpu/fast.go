@@ -470,6 +470,19 @@ func (c *CPU) st32(seg uint8, off uint64, v uint32) {
 	c.wr32(c.linW(int(seg), off, 4), v)
 }
 
+// ea32 is ea for the specialised memory forms, whose address size is 32
+// bits (simpleMem).
+func (c *CPU) ea32(op *tb.Op) uint64 {
+	a := uint64(op.Disp)
+	if op.Base != noReg {
+		a += c.R[op.Base&15]
+	}
+	if op.Index != noReg {
+		a += c.R[op.Index&15] << (op.Scale & 3)
+	}
+	return a & 0xFFFFFFFF
+}
+
 // shiftImm is the masked count of a shift by an immediate (or by 1).
 func shiftImm(op *tb.Op) uint {
 	if op.Args[1].Kind == okNone {
@@ -531,34 +544,34 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 				continue
 			case fnMovRM32:
 				c.curOp = i
-				c.R[a0] = uint64(c.ld32(op.Seg, c.ea(op)))
+				c.R[a0] = uint64(c.ld32(op.Seg, c.ea32(op)))
 			case fnMovMR32:
 				c.curOp = i
-				c.st32(op.Seg, c.ea(op), uint32(c.R[a1]))
+				c.st32(op.Seg, c.ea32(op), uint32(c.R[a1]))
 			case fnMovMI32:
 				c.curOp = i
-				c.st32(op.Seg, c.ea(op), uint32(op.Imm))
+				c.st32(op.Seg, c.ea32(op), uint32(op.Imm))
 			case fnMovMR8:
 				c.curOp = i
-				c.st8(op.Seg, c.ea(op), uint8(c.R[a1]))
+				c.st8(op.Seg, c.ea32(op), uint8(c.R[a1]))
 			case fnMovMI8:
 				c.curOp = i
-				c.st8(op.Seg, c.ea(op), uint8(op.Imm))
+				c.st8(op.Seg, c.ea32(op), uint8(op.Imm))
 			case fnMovRM8:
 				c.curOp = i
-				v := c.ld8(op.Seg, c.ea(op))
+				v := c.ld8(op.Seg, c.ea32(op))
 				c.R[a0] = c.R[a0]&^0xFF | uint64(v)
 			case fnMovzxRM8:
 				c.curOp = i
-				c.R[a0] = uint64(c.ld8(op.Seg, c.ea(op)))
+				c.R[a0] = uint64(c.ld8(op.Seg, c.ea32(op)))
 			case fnMovzxRM16:
 				c.curOp = i
-				c.R[a0] = uint64(c.ld16(op.Seg, c.ea(op)))
+				c.R[a0] = uint64(c.ld16(op.Seg, c.ea32(op)))
 			case fnMovzxRR8:
 				c.R[a0] = c.R[a1] & 0xFF
 				continue
 			case fnLea32:
-				c.R[a0] = c.ea(op) & 0xFFFFFFFF
+				c.R[a0] = c.ea32(op) & 0xFFFFFFFF
 				continue
 			case fnAddRR32:
 				c.add32(op, a0, c.R[a1]&0xFFFFFFFF, i+1 < len(ops))
@@ -626,11 +639,11 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 			case fnCmpRM32:
 				c.curOp = i
 				a := c.R[a0] & 0xFFFFFFFF
-				b := uint64(c.ld32(op.Seg, c.ea(op)))
+				b := uint64(c.ld32(op.Seg, c.ea32(op)))
 				c.setCC(ccSub, 4, a, b, a-b, 0)
 			case fnCmpMI8:
 				c.curOp = i
-				a := uint64(c.ld8(op.Seg, c.ea(op)))
+				a := uint64(c.ld8(op.Seg, c.ea32(op)))
 				b := op.Imm & 0xFF
 				c.setCC(ccSub, 1, a, b, a-b, 0)
 			case fnAndRR32:
@@ -744,12 +757,12 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 				var taken bool
 				j := i + 1
 				if op.Fn == fnCmpMI8Jcc {
-					a, b = uint64(c.ld8(op.Seg, c.ea(op))), op.Imm&0xFF
+					a, b = uint64(c.ld8(op.Seg, c.ea32(op))), op.Imm&0xFF
 					r = a - b
 					c.setCC(ccSub, 1, a, b, r, 0)
 					taken = j < len(ops) && subCond8(ops[j].Args[1].Reg, a, b, r&0xFF)
 				} else {
-					a, b = c.R[a0]&0xFFFFFFFF, uint64(c.ld32(op.Seg, c.ea(op)))
+					a, b = c.R[a0]&0xFFFFFFFF, uint64(c.ld32(op.Seg, c.ea32(op)))
 					r = a - b
 					c.setCC(ccSub, 4, a, b, r, 0)
 					taken = j < len(ops) && subCond(ops[j].Args[1].Reg, a, b, r&0xFFFFFFFF)
