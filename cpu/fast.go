@@ -12,7 +12,7 @@ import (
 
 // Specialised handlers for the hottest instruction forms. At translation
 // time selectFast gives such an op a handler number (tb.Op.Fn); the
-// executor then runs it through the dense switch in execFast, with the
+// executor then runs it through the dense switch in runTBs, with the
 // operand kinds and sizes already known, instead of the generic dispatch
 // (a sparse switch over every x86asm.Op, then generic operand access).
 // Every handler computes exactly what the generic one does, faults
@@ -21,7 +21,9 @@ import (
 //
 // The forms were chosen from the dynamic instruction mix of guests/bench
 // (Jcc, MOV/ALU/INC/DEC/shifts on 32-bit registers, MOV/MOVZX/CMP with
-// simple memory operands).
+// simple memory operands). selectFast also fuses the flag-setting op
+// before a TB's closing Jcc with it, and marks ops whose flags are dead
+// (markDeadFlags).
 
 const (
 	fnGeneric uint8 = iota
