@@ -11,7 +11,8 @@ import (
 // and the next TB lies on the same linear and physical page, the two are
 // linked (tb.Cache.Link) and later runs enter the next TB through the link
 // instead of looking it up. Runs never follow a link past anything the
-// executor must check between TBs: runSome only follows one after a TB ran
+// executor must check between TBs: runSome (and runTBs, which follows
+// links without leaving the dispatch loop) only follows one after a TB ran
 // to its end with none of the stop conditions (exit request, halt, pending
 // interrupt, breakpoint at the next PC, budget end, single step, TF, an
 // interrupt shadow) holding, and the linked TB must still be valid and

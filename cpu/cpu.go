@@ -365,8 +365,13 @@ type CPU struct {
 	stepIRQ     bool
 	stepDone    bool
 	needOuter   bool
-	repYield    bool
-	waitSIPI    bool
+	chained     uint64 // TB entries through links in runTBs, added to the shared stats by runSome
+	// checkNext: since runTBs last checked between TBs, something may have
+	// changed what it checks (a generic op or a slow memory path ran: see
+	// runTBs).
+	checkNext bool
+	repYield  bool
+	waitSIPI  bool
 }
 
 // IOHandler is the CPU's view of the I/O port space (the machine may wrap

@@ -44,7 +44,7 @@ type WatchHit struct {
 type debugState struct {
 	hit     *WatchHit
 	history [historySize]uint64
-	histPos int
+	histPos uint
 	// The last stores of locked read-modify-writes that changed memory
 	// (who took which lock word), for the hang analysis.
 	lockLog [lockLogSize]LockedWrite
@@ -235,15 +235,16 @@ func (c *CPU) SetStepIRQ(on bool) { c.stepIRQ = on }
 func (c *CPU) SkipBreakpointOnce() { c.bpSkip = true }
 
 func (c *CPU) recordHistory(t *tb.TB) {
-	c.dbg.history[c.dbg.histPos] = t.ID
-	c.dbg.histPos = (c.dbg.histPos + 1) % historySize
+	p := c.dbg.histPos % historySize
+	c.dbg.history[p] = t.ID
+	c.dbg.histPos = p + 1
 }
 
 // History returns the IDs of the last TBs executed, oldest first.
 func (c *CPU) History() []uint64 {
 	var out []uint64
 	for i := 0; i < historySize; i++ {
-		id := c.dbg.history[(c.dbg.histPos+i)%historySize]
+		id := c.dbg.history[(c.dbg.histPos+uint(i))%historySize]
 		if id != 0 {
 			out = append(out, id)
 		}

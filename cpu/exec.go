@@ -124,9 +124,10 @@ func (c *CPU) runSome(end uint64) {
 			c.faulted()
 		}
 	}()
+	c.checkNext = true // runTBs checks fully before following its first link
 	var prev *tb.TB    // the TB that just ran to its end, for chaining
-	var chained uint64 // entries through links, added to the shared stats on the way out
-	defer func() { c.sh.TBs.Stats.Chained += chained }()
+	// entries through links, added to the shared stats on the way out
+	defer func() { c.sh.TBs.Stats.Chained += c.chained; c.chained = 0 }()
 	for c.ICount+c.yields < end {
 		var t *tb.TB
 		if prev != nil {
@@ -134,7 +135,7 @@ func (c *CPU) runSome(end uint64) {
 		}
 		if t != nil {
 			if statsOn {
-				chained++
+				c.chained++
 			}
 		} else {
 			t = c.findTB()
@@ -162,7 +163,15 @@ func (c *CPU) runSome(end uint64) {
 		}
 		done := true
 		ops := t.Ops[:limit]
-		if i := c.runOps(ops); i < limit {
+		if limit == len(t.Ops) && !inh && !tf && c.Trace == nil {
+			// Nothing to check between this TB and the next but what
+			// runTBs checks: it runs the TB and follows links while it can.
+			var i int
+			if t, i = c.runTBs(t, ops, end); i < len(t.Ops) {
+				done = c.leaveTB(&t.Ops[i], i)
+			}
+			limit = len(t.Ops)
+		} else if i := c.runOps(ops); i < limit {
 			done = c.leaveTB(&ops[i], i)
 		} else {
 			c.ICount += uint64(limit)

@@ -218,6 +218,7 @@ const (
 // readSlow handles everything the fast path does not: misses, MMIO,
 // watchpoints and page-crossing accesses.
 func (c *CPU) readSlow(la uint64, size int, idx int) uint64 {
+	c.checkNext = true // devices and hooks may change what runTBs checks between TBs
 	if la&0xFFF+uint64(size) > 0x1000 {
 		var v uint64
 		for i := 0; i < size; i++ {
@@ -258,6 +259,7 @@ func (c *CPU) wrapLin(la uint64) uint64 {
 }
 
 func (c *CPU) writeSlow(la uint64, size int, v uint64, idx int) {
+	c.checkNext = true // devices and hooks may change what runTBs checks between TBs
 	if la&0xFFF+uint64(size) > 0x1000 {
 		// Probe both pages first so a fault on the second page leaves
 		// memory untouched (the instruction restarts cleanly).

@@ -7,11 +7,12 @@ import "glassbox/tb"
 // ea computes the effective address (offset) of the op's memory operand.
 func (c *CPU) ea(op *tb.Op) uint64 {
 	a := uint64(op.Disp)
+	// Registers are below 16 when present; the masks spare bounds checks.
 	if op.Base != noReg {
-		a += c.R[op.Base]
+		a += c.R[op.Base&15]
 	}
 	if op.Index != noReg {
-		a += c.R[op.Index] << op.Scale
+		a += c.R[op.Index&15] << (op.Scale & 3)
 	}
 	switch op.ASize {
 	case 2:

@@ -51,6 +51,7 @@ type Op struct {
 	Index  uint8  // memory operand index register, 0xFF if none
 	Scale  uint8
 	Fn     uint8 // cpu-defined specialised handler chosen at translation (0: generic)
+	Hint   uint8 // cpu-defined translation-time facts about the op in its TB
 	Args   [3]Operand
 	Disp   int64
 	Imm    uint64
