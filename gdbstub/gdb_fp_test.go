@@ -16,34 +16,9 @@ import (
 // FCW 0x27F, MXCSR 0x3F80 and XMM1 = {1.5, -2.0} (see guests/fp32/fp.c).
 func TestGDBFloat(t *testing.T) {
 	gdbPath(t)
-	elf := guestbuild.Build(t, "fp32")
-	img, err := os.ReadFile(elf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := machine.New(machine.Config{RAM: 128 << 20, Serial: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadKernel(img, elf, loader.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(target.New(m), Config{Log: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done; m.Close() })
+	elf, addr := serveGuest(t, "fp32", machine.Config{RAM: 128 << 20, Serial: &syncBuffer{}})
 
-	out := runGDB(t, "file "+elf, "target remote "+ln.Addr().String(), "break gdb_fp_probe", "continue",
+	out := runGDB(t, "file "+elf, "target remote "+addr, "break gdb_fp_probe", "continue",
 		"p $st0", "p $st1", "p/x $fctrl", "p/x $ftag", "p/x $fstat", "p/x $mxcsr", "p $xmm1.v2_double",
 		"info float", "detach")
 	expect(t, out,
@@ -66,4 +41,38 @@ func TestGDBFloat(t *testing.T) {
 		`Opcode:\s+0xd9e8`, // FLD1, the last non-control x87 instruction
 	)
 	t.Logf("gdb session:\n%s", out)
+}
+
+// serveGuest boots repository guest name on a machine with cfg, serves it
+// on a loopback port and returns the guest ELF and the address for
+// gdb's `target remote`; the test's cleanup stops both.
+func serveGuest(t *testing.T, name string, cfg machine.Config) (elf, addr string) {
+	t.Helper()
+	elf = guestbuild.Build(t, name)
+	img, err := os.ReadFile(elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := machine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadKernel(img, elf, loader.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(target.New(m), Config{Log: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(ln); close(done) }()
+	t.Cleanup(func() { srv.Close(); <-done; m.Close() })
+	return elf, ln.Addr().String()
 }

@@ -1,16 +1,11 @@
 package gdbstub
 
 import (
-	"net"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
-	"glassbox/internal/guestbuild"
-	"glassbox/loader"
 	"glassbox/machine"
-	"glassbox/target"
 )
 
 // TestGDBSMP drives the real gdb on a 4-vCPU guest (guests/smp): break in
@@ -18,35 +13,9 @@ import (
 // vCPUs and `thread N` shows each one's own registers.
 func TestGDBSMP(t *testing.T) {
 	gdbPath(t)
-	elf := guestbuild.Build(t, "smp")
-	img, err := os.ReadFile(elf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := machine.New(machine.Config{RAM: 128 << 20, CPUs: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.LoadKernel(img, elf, loader.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tg := target.New(m)
-	srv, err := New(tg, Config{Log: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done; m.Close() })
+	elf, addr := serveGuest(t, "smp", machine.Config{RAM: 128 << 20, CPUs: 4})
 
-	out := runGDB(t, "file "+elf, "target remote "+ln.Addr().String(), "break ap_main", "continue",
+	out := runGDB(t, "file "+elf, "target remote "+addr, "break ap_main", "continue",
 		"info threads", "thread 1", "p/x $pc", "thread 2", "p/x $pc", "thread 4", "p/x $pc", "detach")
 	if n := len(regexp.MustCompile(`(?m)^[* ] +[1-4] +Thread [1-4]`).FindAllString(out, -1)); n != 4 {
 		t.Fatalf("info threads lists %d vCPUs, want 4:\n%s", n, out)

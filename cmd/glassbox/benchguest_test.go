@@ -15,17 +15,7 @@ import (
 // per-kernel checksums the guest prints under glassbox to be identical, for
 // two work sizes (the host CPU is the oracle for the kernels' results).
 func TestBenchGuestMatchesHost(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
-	img := guestbuild.Build(t, "bench")
-	src := guestbuild.Dir(t, "bench")
-	host := filepath.Join(t.TempDir(), "bench-host")
-	cc := exec.Command("gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", host,
-		filepath.Join(src, "host_main.c"), filepath.Join(src, "kernels.c"))
-	if out, err := cc.CombinedOutput(); err != nil {
-		t.Fatalf("building the host kernels: %v\n%s", err, out)
-	}
+	img, host := hostKernels(t, "bench", "-O2")
 	for _, n := range []string{"1", "2"} {
 		want, err := exec.Command(host, "n="+n).Output()
 		if err != nil {
@@ -47,4 +37,24 @@ func TestBenchGuestMatchesHost(t *testing.T) {
 			t.Errorf("n=%s: guest checksums differ from the host build's:\n%s", n, guestbuild.Diff(want, []byte(g)))
 		}
 	}
+}
+
+// hostKernels builds guest name and, with gcc and cflags, the same
+// kernels (guests/NAME/kernels.c with host_main.c) as a host program: the
+// host CPU is then the oracle for what the guest prints. It returns the
+// guest image and the host program.
+func hostKernels(t *testing.T, name string, cflags ...string) (img, host string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: cannot build the host oracle")
+	}
+	img = guestbuild.Build(t, name)
+	src := guestbuild.Dir(t, name)
+	host = filepath.Join(t.TempDir(), name+"-host")
+	args := append(append([]string{}, cflags...), "-Wall", "-Wextra", "-Werror", "-o", host,
+		filepath.Join(src, "host_main.c"), filepath.Join(src, "kernels.c"))
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("building the host kernels: %v\n%s", err, out)
+	}
+	return img, host
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,17 +18,7 @@ import (
 // are checked here rather than by TestGuestsMatchQEMU. The host build also
 // checks the guest's exact decimal formatter against glibc's printf.
 func TestFP64GuestMatchesHost(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
-	img := guestbuild.Build(t, "fp64")
-	src := guestbuild.Dir(t, "fp64")
-	host := filepath.Join(t.TempDir(), "fp64-host")
-	cc := exec.Command("gcc", "-O2", "-fno-math-errno", "-Wall", "-Wextra", "-Werror", "-o", host,
-		filepath.Join(src, "host_main.c"), filepath.Join(src, "kernels.c"))
-	if out, err := cc.CombinedOutput(); err != nil {
-		t.Fatalf("building the host kernels: %v\n%s", err, out)
-	}
+	img, host := hostKernels(t, "fp64", "-O2", "-fno-math-errno")
 	if out, err := exec.Command(host, "selfcheck").CombinedOutput(); err != nil {
 		t.Fatalf("formatter self check against printf: %v\n%s", err, out)
 	}
