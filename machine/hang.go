@@ -18,12 +18,8 @@ func (m *Machine) HangFacts(runState string) hoststack.Facts {
 		f.TimerArmed = true
 	}
 	for i, c := range m.CPUs {
-		v := hoststack.VCPU{ID: c.ID, IF: c.Flags()&cpu.FLAG_IF != 0, PC: c.PC(), IRQPending: c.IntController().Pending()}
-		for _, id := range c.History() {
-			if t := m.TBs.ByID(id); t != nil {
-				v.RecentPCs = append(v.RecentPCs, t.Key.PC)
-			}
-		}
+		v := hoststack.VCPU{ID: c.ID, IF: c.Flags()&cpu.FLAG_IF != 0, PC: c.PC(), IRQPending: c.IntController().Pending(),
+			RecentPCs: m.recentPCs(c)}
 		lo, hi, spinning := hoststack.SpinRange(v.RecentPCs)
 		v.Spinning = spinning
 		switch {
@@ -66,7 +62,6 @@ func (m *Machine) spinWord(i int, lo, hi uint64) *hoststack.SpinWord {
 		}
 		seen[id] = true
 		for _, o := range c.MemOperands(t) {
-			o := o
 			if pick == nil || o.Locked && !pick.Locked {
 				pick = &o
 			}
@@ -102,4 +97,16 @@ func (m *Machine) spinWord(i int, lo, hi uint64) *hoststack.SpinWord {
 		w.LastWriter, w.LastWriterKnown = m.CPUs[holder].ID, true
 	}
 	return w
+}
+
+// recentPCs returns the PCs of the TBs in c's execution-history ring,
+// oldest first.
+func (m *Machine) recentPCs(c *cpu.CPU) []uint64 {
+	var pcs []uint64
+	for _, id := range c.History() {
+		if t := m.TBs.ByID(id); t != nil {
+			pcs = append(pcs, t.Key.PC)
+		}
+	}
+	return pcs
 }

@@ -36,8 +36,8 @@ type spinState struct {
 	loop    string // set when the watchdog fired for an exception loop
 	since   uint64 // instructions since the last sample
 	stuck   uint64 // instructions every vCPU has been stuck for
-	last    [][16]uint64
-	lastPCs []uint64
+	last    [][16]uint64 // each vCPU's registers at the previous sample
+	sampled bool         // last holds a sample
 }
 
 // spinCheck runs after a round in which ran instructions retired. It
@@ -52,7 +52,6 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 	s.since = 0
 	if len(s.last) != len(m.CPUs) {
 		s.last = make([][16]uint64, len(m.CPUs))
-		s.lastPCs = make([]uint64, len(m.CPUs))
 	}
 	for i, c := range m.CPUs {
 		if c.ExcRepeat >= excLoopLimit {
@@ -65,9 +64,8 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 	_, timer := m.Clock.NextDeadline()
 	first, stuck, any := -1, true, false
 	for i, c := range m.CPUs {
-		same := s.last[i] == c.R && s.lastPCs[i] != 0
+		same := s.sampled && s.last[i] == c.R
 		s.last[i] = c.R
-		s.lastPCs[i] = c.PC() | 1
 		if c.Halted || c.WaitingForSIPI() {
 			continue
 		}
@@ -79,13 +77,7 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 			stuck = false
 			continue
 		}
-		var pcs []uint64
-		for _, id := range c.History() {
-			if t := m.TBs.ByID(id); t != nil {
-				pcs = append(pcs, t.Key.PC)
-			}
-		}
-		if _, _, spin := hoststack.SpinRange(pcs); !spin {
+		if _, _, spin := hoststack.SpinRange(m.recentPCs(c)); !spin {
 			stuck = false
 			continue
 		}
@@ -94,6 +86,7 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 			first = i
 		}
 	}
+	s.sampled = true
 	if !stuck || !any {
 		s.stuck = 0
 		return 0, false
