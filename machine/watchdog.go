@@ -33,9 +33,9 @@ const spinSample = 1_000_000
 const excLoopLimit = 100_000
 
 type spinState struct {
-	loop    string // set when the watchdog fired for an exception loop
-	since   uint64 // instructions since the last sample
-	stuck   uint64 // instructions every vCPU has been stuck for
+	loop    string       // set when the watchdog fired for an exception loop
+	since   uint64       // instructions since the last sample
+	stuck   uint64       // instructions every vCPU has been stuck for
 	last    [][16]uint64 // each vCPU's registers at the previous sample
 	sampled bool         // last holds a sample
 }
