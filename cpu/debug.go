@@ -289,3 +289,16 @@ func (c *CPU) MemOperands(t *tb.TB) []MemOperand {
 	}
 	return out
 }
+
+// ReadsPorts reports whether t contains a port input (IN, INS): a loop
+// around one may wait for a device or host input indefinitely without
+// being stuck.
+func ReadsPorts(t *tb.TB) bool {
+	for i := range t.Ops {
+		switch x86asm.Op(t.Ops[i].Kind) {
+		case x86asm.IN, x86asm.INSB, x86asm.INSW, x86asm.INSD:
+			return true
+		}
+	}
+	return false
+}

@@ -16,7 +16,8 @@ import (
 //     that is not halted has been spinning — its recent TBs stay within a
 //     few bytes of code and its general registers did not change between
 //     samples a million instructions apart — for that many instructions,
-//     and none of them waits with IF=1 for a timer or a pending interrupt.
+//     and none of them waits with IF=1 for a timer or a pending interrupt
+//     or polls an I/O port (a UART or keyboard waiting for host input).
 //     Run returns StopWatchdog; the analysis then finds who spins on which
 //     lock word and who holds it.
 //   - The host watchdog (StartHostWatchdog, wall clock): Run is executing
@@ -77,7 +78,8 @@ func (m *Machine) spinCheck(ran uint64) (int, bool) {
 			stuck = false
 			continue
 		}
-		if _, _, spin := hoststack.SpinRange(m.recentPCs(c)); !spin {
+		lo, hi, spin := hoststack.SpinRange(m.recentPCs(c))
+		if !spin || m.pollsDevice(c, lo, hi) {
 			stuck = false
 			continue
 		}
@@ -166,4 +168,16 @@ func (m *Machine) StartHostWatchdog(timeout time.Duration, w io.Writer) func() {
 			close(done)
 		}
 	}
+}
+
+// pollsDevice reports whether the spin loop of c (its recent TBs within
+// [lo, hi]) reads an I/O port: waiting for a device (a UART's receiver,
+// the keyboard controller) that host input may satisfy at any time.
+func (m *Machine) pollsDevice(c *cpu.CPU, lo, hi uint64) bool {
+	for _, id := range c.History() {
+		if t := m.TBs.ByID(id); t != nil && t.Key.PC >= lo && t.Key.PC <= hi && cpu.ReadsPorts(t) {
+			return true
+		}
+	}
+	return false
 }

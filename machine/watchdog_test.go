@@ -183,3 +183,17 @@ func TestPausedDeadlockAnalysis(t *testing.T) {
 		t.Errorf("verdict %q (%v)", rep.Verdict, rep.Kind)
 	}
 }
+
+// TestSpinWatchdogIgnoresPortPolling: a guest polling a UART's line
+// status for input that has not arrived is waiting for the host, not stuck.
+func TestSpinWatchdogIgnoresPortPolling(t *testing.T) {
+	// mov dx, 0x3fd; l: in al, dx; test al, 1; jz l; hlt
+	m := startROM(t, Config{SpinWatchdog: 5_000_000}, romAt(0xBA, 0xFD, 0x03, 0xEC, 0xA8, 0x01, 0x74, 0xFB, 0xF4))
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if st := m.RunFor(context.Background(), 30_000_000); st.Kind != StopPaused {
+		t.Errorf("polling loop: stop %v (%v), want paused at the bound", st.Kind, st.Err)
+	}
+}
