@@ -8,18 +8,16 @@ package cpu
 // own format.
 //
 // Loading a 16-bit task (the SDM leaves these undefined; QEMU 7.2, the
-// reference, and Bochs 3.0 agree):
-//   - the upper halves of EAX..EDI are set to 0xFFFF (QEMU loads each word
-//     ORed with 0xFFFF0000);
+// reference, was checked with guests/tasks16):
+//   - EAX..EDI get the TSS's words in their low halves and keep their
+//     upper halves from the outgoing task (Bochs 3.0 sets them to 0xFFFF
+//     instead; the SDM says only that they are "not maintained");
 //   - FS and GS are loaded with the null selector;
 //   - EFLAGS bits 0-15 come from the TSS and bits 16-31 (RF, AC, ID) are
-//     kept from the outgoing task, except VM, which is cleared (QEMU keeps
-//     it too, but a 16-bit TSS cannot hold a virtual-8086 task);
+//     kept from the outgoing task, as QEMU's switch_tss does, except VM, which is
+//     cleared (QEMU keeps it, but a 16-bit TSS cannot hold a
+//     virtual-8086 task);
 //   - CR3 is not loaded, and an exception's error code is pushed as a word.
-// Known QEMU 7.2 bugs not copied: it reads and writes the 16-bit TSS's
-// segment slots 4 bytes apart (ES 0x22, CS 0x26, SS 0x2A, DS 0x2E) and it
-// saves the outgoing task in the incoming TSS's format; both were fixed
-// upstream in 2024.
 
 // Task-switch sources.
 const (
@@ -87,7 +85,7 @@ func (c *CPU) readTSS(base uint64, is32 bool) tssState {
 	st.eip = uint32(c.sysRead(base+tss16IP, 2))
 	st.eflags = uint32(c.sysRead(base+tss16FLAGS, 2))
 	for i := range st.regs {
-		st.regs[i] = 0xFFFF0000 | uint32(c.sysRead(base+tss16AX+uint64(2*i), 2))
+		st.regs[i] = uint32(c.sysRead(base+tss16AX+uint64(2*i), 2))
 	}
 	for s := ES; s <= DS; s++ { // ES, CS, SS, DS; FS and GS stay null
 		st.segs[s] = uint16(c.sysRead(base+tss16ES+uint64(2*s), 2))
@@ -197,7 +195,11 @@ func (c *CPU) taskSwitch(sel uint16, source int, nextEIP uint64, errCode uint32,
 	}
 	c.setFlagsRaw(nflags&0x3F7FD7 | 2)
 	for i := 0; i < 8; i++ {
-		c.R[i] = uint64(in.regs[i])
+		if newIs32 {
+			c.R[i] = uint64(in.regs[i])
+		} else {
+			c.R[i] = c.R[i]&0xFFFF0000 | uint64(in.regs[i]) // upper half kept (QEMU)
+		}
 	}
 	c.EIP = uint64(in.eip)
 	// Segment registers: selectors first, then descriptors (faults now
