@@ -22,10 +22,14 @@ import "glassbox/tb"
 //     the TB after the instruction and raises a trap-class #DB;
 //   - I/O breakpoints (R/W=10 with CR4.DE): IN/OUT/INS/OUTS compare ports.
 //
-// DR6 choices (the SDM allows either): B0-B3 report only enabled
-// breakpoints, and a breakpoint #DB replaces B0-B3 with the breakpoints
-// that matched ("certain debug exceptions may clear bits 0-3"); BS, BD and
-// the other bits are sticky until the guest clears them.
+// DR6 choices (the SDM allows either; both as QEMU): a breakpoint #DB
+// replaces B0-B3 with the breakpoints that matched ("certain debug
+// exceptions may clear bits 0-3"); an instruction-breakpoint #DB also
+// reports instruction breakpoints (R/W=00) at the same address that are
+// not enabled ("B0-B3 may be set even if not enabled"), data and I/O
+// breakpoints report only enabled ones; BS, BD and the other bits are
+// sticky until the guest clears them. A single-step trap leaves B0-B3 as
+// they are.
 
 // DR6 and DR7 bits.
 const (
@@ -109,7 +113,15 @@ func (c *CPU) hwBefore() bool {
 		c.flags &^= FLAG_RF
 		c.rfHeld = true
 	} else if c.hwExec != 0 {
-		if m := c.hwExecMatch(c.wrapLin(c.PC())); m != 0 {
+		if la := c.wrapLin(c.PC()); c.hwExecMatch(la) != 0 {
+			// B0-B3 also report instruction breakpoints at this address
+			// that are not enabled (the SDM allows it; QEMU does it).
+			var m uint64
+			for n := 0; n < 4; n++ {
+				if drRW(c.DR[7], n) == 0 && c.hwBPAddr(n) == la {
+					m |= 1 << n
+				}
+			}
 			c.DR[6] = c.DR[6]&^0xF | m
 			c.yields++ // a handler that is itself a breakpoint must not starve Exec
 			c.deliver(Exception{Vector: VecDB}, false)
