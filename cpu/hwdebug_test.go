@@ -146,3 +146,18 @@ func TestHWTaskSwitchClearsLocal(t *testing.T) {
 		t.Fatalf("dr7 %#x, want the G bits only", c.DR[7])
 	}
 }
+
+// A data breakpoint hit by one iteration of a REP string instruction traps
+// after that iteration, with EIP still at the instruction and the count
+// left (SDM §18.3.1.2).
+func TestHWDataBreakpointRep(t *testing.T) {
+	// mov edi, 0x3000; mov ecx, 8; rep stosd; hlt
+	c, m := pmSetup(t, []byte{0xBF, 0x00, 0x30, 0x00, 0x00, 0xB9, 0x08, 0x00, 0x00, 0x00, 0xF3, 0xAB, 0xF4})
+	c.R[RAX] = 0xAAAAAAAA
+	c.SetDR(0, 0x300C)
+	c.SetDR(7, dr7(0, 1, 3))
+	eip, _ := dbFrame(t, c, m)
+	if eip != 0x100A || c.R[RCX] != 4 || get32(m, 0x300C) != 0xAAAAAAAA || get32(m, 0x3010) != 0 {
+		t.Fatalf("#DB at %#x ecx=%d: want at the REP with 4 iterations left after the 4th store", eip, c.R[RCX])
+	}
+}
