@@ -372,6 +372,14 @@ type CPU struct {
 	checkNext bool
 	repYield  bool
 	waitSIPI  bool
+
+	// the guest's debug registers (hwdebug.go)
+	hwSlow bool  // a guest breakpoint is enabled or EFLAGS.RF is set: runSome checks per TB
+	hwExec uint8 // enabled instruction breakpoints (bit n: DRn)
+	hwData uint8 // enabled data breakpoints
+	hwIO   uint8 // enabled I/O breakpoints (CR4.DE)
+	hwHit  uint8 // data/I/O breakpoints hit by the running instruction
+	rfHeld bool  // RF was cleared at the start of the running instruction
 }
 
 // IOHandler is the CPU's view of the I/O port space (the machine may wrap
@@ -662,6 +670,7 @@ func (c *CPU) refreshSegs() {
 // SetControl sets CR0/CR3/CR4/EFER directly (loaders), flushing the TLB.
 func (c *CPU) SetControl(cr0, cr3, cr4, efer uint64) {
 	c.CR0, c.CR3, c.CR4, c.EFER = cr0, cr3, cr4, efer
+	c.updateHWBP()
 	c.refreshSegs()
 	c.tlb.FlushAll()
 	c.jc.Clear()

@@ -197,6 +197,9 @@ func (c *CPU) pageWatched(vp, pp uint64) bool {
 }
 
 func (c *CPU) checkWatch(la, pa uint64, size int, write bool) {
+	if c.hwData != 0 {
+		c.hwCheckData(la, size, write)
+	}
 	for _, w := range c.sh.dbg.wps {
 		a := la
 		if w.Phys {

@@ -129,6 +129,9 @@ func (c *CPU) runSome(end uint64) {
 	// entries through links, added to the shared stats on the way out
 	defer func() { c.sh.TBs.Stats.Chained += c.chained; c.chained = 0 }()
 	for c.ICount+c.yields < end {
+		if c.hwSlow && c.hwBefore() {
+			return // an instruction-breakpoint #DB was delivered
+		}
 		var t *tb.TB
 		if prev != nil {
 			t = c.chainNext(prev)
@@ -149,6 +152,10 @@ func (c *CPU) runSome(end uint64) {
 		if inh || c.singleStep {
 			limit = 1
 		}
+		hw := c.hwSlow || c.rfHeld
+		if hw {
+			limit = c.hwLimit(t.Ops, limit, t.Key.CSBase)
+		}
 		tf := c.flags&FLAG_TF != 0 // TBs are one instruction long while TF is set
 		c.softIntRan = false
 		// Run the TB (QEMU: cpu_tb_exec), written out here rather than
@@ -163,7 +170,7 @@ func (c *CPU) runSome(end uint64) {
 		}
 		done := true
 		ops := t.Ops[:limit]
-		if limit == len(t.Ops) && !inh && !tf && c.Trace == nil {
+		if limit == len(t.Ops) && !inh && !tf && c.Trace == nil && !hw {
 			// Nothing to check between this TB and the next but what
 			// runTBs checks: it runs the TB and follows links while it can.
 			var i int
@@ -188,10 +195,28 @@ func (c *CPU) runSome(end uint64) {
 		if inh {
 			c.inhibit = false
 		}
+		if hw {
+			c.rfHeld = false // the instruction RF let past has completed
+			if c.hwHit != 0 {
+				// Data or I/O breakpoint trap after the instruction
+				// (SDM Vol. 3 §18.3.1.2), with the single-step trap if
+				// TF was set too: one #DB reporting both.
+				c.DR[6] = c.DR[6]&^0xF | uint64(c.hwHit)
+				c.hwHit = 0
+				if tf && !c.softIntRan {
+					c.DR[6] |= dr6BS
+				}
+				c.deliver(Exception{Vector: VecDB}, false)
+				if c.singleStep {
+					c.stepDone = true
+				}
+				return
+			}
+		}
 		if tf && !c.softIntRan {
 			// Single-step trap after an instruction that began with TF=1
 			// (SDM Vol. 3 §18.3.1.4): #DB with DR6.BS, EIP at the next one.
-			c.DR[6] |= 1 << 14
+			c.DR[6] |= dr6BS
 			c.deliver(Exception{Vector: VecDB}, false)
 			return
 		}
@@ -217,6 +242,7 @@ func (c *CPU) runSome(end uint64) {
 
 // faulted handles a guest exception raised while running a TB.
 func (c *CPU) faulted() {
+	first := c.curTB == nil || c.curOp == 0 // the fault belongs to the run's first instruction (or its fetch)
 	if t := c.curTB; t != nil {
 		op := &t.Ops[c.curOp]
 		c.EIP = op.EIP
@@ -225,6 +251,15 @@ func (c *CPU) faulted() {
 	}
 	c.inhibit = false
 	c.stopTB = false
+	c.hwHit = 0 // the instruction did not complete: no data-breakpoint trap
+	if c.rfHeld {
+		// The instruction RF let past faulted: the RF image pushed is 1
+		// (SDM §18.3.1.1), so its IRET resumes it without the breakpoint.
+		c.rfHeld = false
+		if first {
+			c.flags |= FLAG_RF
+		}
+	}
 	c.yields++ // an exception loop (e.g. #PF on every handler fetch) must not starve Exec
 	e := c.exc
 	if c.singleStep {

@@ -953,7 +953,7 @@ func (c *CPU) runTBs(t *tb.TB, ops []tb.Op, end uint64) (*tb.TB, int) {
 		c.bpSkip = false
 		if c.ICount+c.yields >= end || c.checkNext || debugChecks && c.bpActive {
 			if c.ICount+c.yields >= end || c.singleStep || c.exitReq || c.Halted || c.shutdown || c.needOuter || c.yieldTurn ||
-				c.inhibit || c.flags&FLAG_TF != 0 || c.Trace != nil ||
+				c.inhibit || c.flags&FLAG_TF != 0 || c.Trace != nil || c.hwSlow ||
 				c.flags&FLAG_IF != 0 && c.intc != nil && c.intc.Pending() ||
 				debugChecks && c.bpActive && c.isBreakpoint(c.PC()) {
 				c.curTB = nil

@@ -134,6 +134,9 @@ func (c *CPU) syncFlags() {
 // setFlagsRaw replaces all of EFLAGS (no privilege filtering).
 func (c *CPU) setFlagsRaw(v uint64) {
 	c.flags = v | 2
+	if v&FLAG_RF != 0 {
+		c.hwSlow = true // RF suppresses one instruction breakpoint, then clears (hwdebug.go)
+	}
 	c.cc.op = ccNone
 }
 

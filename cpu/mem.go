@@ -379,7 +379,7 @@ func (c *CPU) installTLB(la uint64, w walkResult, idx int) *tlb.Entry {
 			e.Code |= tlb.MMIO
 		}
 	}
-	if c.watchActive && c.pageWatched(vp, pa) {
+	if c.watchActive && c.pageWatched(vp, pa) || c.hwData != 0 && c.hwPageWatched(vp) {
 		e.Read |= tlb.Watch
 		if e.Write != tlb.Invalid {
 			e.Write |= tlb.Watch

@@ -160,12 +160,18 @@ func (c *CPU) ioIn(port uint16, size int) uint32 {
 	if h := c.sh.Hooks; h != nil && h.IO != nil {
 		h.IO(c, port, size, false, 0)
 	}
+	if c.hwIO != 0 {
+		c.hwCheckIO(port, size)
+	}
 	return c.IO.In(port, size)
 }
 
 func (c *CPU) ioOut(port uint16, size int, v uint32) {
 	if h := c.sh.Hooks; h != nil && h.IO != nil {
 		h.IO(c, port, size, true, v)
+	}
+	if c.hwIO != 0 {
+		c.hwCheckIO(port, size)
 	}
 	c.IO.Out(port, size, v)
 }

@@ -80,10 +80,14 @@ func (c *CPU) execSystem(op *tb.Op, k x86asm.Op) {
 		c.setReg(&op.Args[0], v)
 	case kMovToDR:
 		c.requireCPL0()
-		c.DR[c.drIndex(op.Args[0].Reg)] = c.getReg(&op.Args[1])
+		r := c.drIndex(op.Args[0].Reg)
+		c.hwGeneralDetect()
+		c.movToDR(r, c.getReg(&op.Args[1]))
 	case kMovFromDR:
 		c.requireCPL0()
-		c.setReg(&op.Args[0], c.DR[c.drIndex(op.Args[1].Reg)])
+		r := c.drIndex(op.Args[1].Reg)
+		c.hwGeneralDetect()
+		c.setReg(&op.Args[0], c.DR[r])
 	case x86asm.LGDT, x86asm.LIDT:
 		c.requireCPL0()
 		if op.Args[0].Kind != okMem {
@@ -278,7 +282,11 @@ func (c *CPU) writeCR(n int, v uint64) {
 		if c.EFER&EFER_LMA != 0 && v&CR4_PAE == 0 {
 			c.gp(0)
 		}
+		de := (c.CR4 ^ v) & CR4_DE
 		c.CR4 = v
+		if de != 0 {
+			c.updateHWBP() // I/O breakpoints need CR4.DE
+		}
 		c.tlb.FlushAll()
 		c.jc.Clear()
 	case 8:

@@ -194,6 +194,7 @@ func (c *CPU) taskSwitch(sel uint16, source int, nextEIP uint64, errCode uint32,
 		c.tlb.FlushNonGlobal()
 	}
 	c.setFlagsRaw(nflags&0x3F7FD7 | 2)
+	c.hwClearLocal()
 	for i := 0; i < 8; i++ {
 		if newIs32 {
 			c.R[i] = uint64(in.regs[i])

@@ -189,7 +189,7 @@ func (t *Target) SetReg(i int, name string, v uint64) error {
 			}
 		}
 		if strings.HasPrefix(n, "dr") && len(n) == 3 && n[2] >= '0' && n[2] <= '7' {
-			c.DR[n[2]-'0'] = v
+			c.SetDR(int(n[2]-'0'), v)
 			return nil
 		}
 		return fmt.Errorf("unknown register %q", name)

@@ -13,7 +13,7 @@ import (
 // re-checked against a live QEMU by internal/guestbuild's TestQEMU). Lines
 // starting with "cpuid:" name the CPU model and legitimately differ.
 func TestGuestsMatchQEMU(t *testing.T) {
-	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp", "crash", "tasks", "tasks16", "v86", "pcplat32", "bench", "fp32", "fp64"} {
+	for _, name := range []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp", "crash", "tasks", "tasks16", "v86", "pcplat32", "bench", "fp32", "fp64", "dbgregs32"} {
 		t.Run(name, func(t *testing.T) {
 			img := guestbuild.Build(t, name)
 			// -no-reboot as in guestbuild.BaseQEMUArgs (a triple fault exits 0).

@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "record QEMU's output into guests/*/expected.txt and expected_status")
 
 // Guests lists every guest under guests/ with its recorded QEMU run.
-var guests = []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp", "crash", "tasks", "tasks16", "v86", "pcplat32", "bench", "fp32", "fp64"}
+var guests = []string{"demo", "mb32hello", "cputest32", "systest32", "realmode", "longmode64", "smp", "crash", "tasks", "tasks16", "v86", "pcplat32", "bench", "fp32", "fp64", "dbgregs32"}
 
 // Lines whose content legitimately differs between CPUs (and QEMU versions).
 var volatilePrefixes = []string{"cpuid:"}
