@@ -24,6 +24,71 @@ type CPU struct {
 	GSBase uint64
 	// Signal is the pr_cursig value gdb reports ("terminated with signal").
 	Signal int
+	// FPU, when set, is written as NT_PRFPREG (and, for ELF32, NT_PRXFPREG)
+	// so that gdb shows the x87/SSE registers.
+	FPU *FPU
+}
+
+// FPU is the x87/SSE state (FXSAVE contents).
+type FPU struct {
+	FCW, FSW, FTW, FOP uint16 // FTW: the full tag word (11 = empty), by physical register
+	FIP, FDP           uint64
+	FCS, FDS           uint16
+	ST                 [8][10]byte // ST(0)..ST(7), 80-bit little-endian
+	XMM                [16][16]byte
+	MXCSR              uint32
+}
+
+// fxsave returns the 512-byte FXSAVE image (64-bit layout when long).
+func (f *FPU) fxsave(long bool) []byte {
+	b := make([]byte, 512)
+	le := binary.LittleEndian
+	le.PutUint16(b[0:], f.FCW)
+	le.PutUint16(b[2:], f.FSW)
+	var abridged byte
+	for i := 0; i < 8; i++ {
+		if (f.FTW>>(2*i))&3 != 3 {
+			abridged |= 1 << i
+		}
+	}
+	b[4] = abridged
+	le.PutUint16(b[6:], f.FOP)
+	if long {
+		le.PutUint64(b[8:], f.FIP)
+		le.PutUint64(b[16:], f.FDP)
+	} else {
+		le.PutUint32(b[8:], uint32(f.FIP))
+		le.PutUint16(b[12:], f.FCS)
+		le.PutUint32(b[16:], uint32(f.FDP))
+		le.PutUint16(b[20:], f.FDS)
+	}
+	le.PutUint32(b[24:], f.MXCSR)
+	le.PutUint32(b[28:], 0xFFFF) // MXCSR_MASK
+	for i := range f.ST {
+		copy(b[32+16*i:], f.ST[i][:])
+	}
+	for i := range f.XMM {
+		copy(b[160+16*i:], f.XMM[i][:])
+	}
+	return b
+}
+
+// fsave returns the 108-byte FSAVE image (32-bit protected-mode layout),
+// i386's user_i387_struct.
+func (f *FPU) fsave() []byte {
+	b := make([]byte, 108)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(f.FCW)|0xFFFF0000)
+	le.PutUint32(b[4:], uint32(f.FSW)|0xFFFF0000)
+	le.PutUint32(b[8:], uint32(f.FTW)|0xFFFF0000)
+	le.PutUint32(b[12:], uint32(f.FIP))
+	le.PutUint32(b[16:], uint32(f.FCS)|uint32(f.FOP&0x7FF)<<16)
+	le.PutUint32(b[20:], uint32(f.FDP))
+	le.PutUint32(b[24:], uint32(f.FDS)|0xFFFF0000)
+	for i := range f.ST {
+		copy(b[28+10*i:], f.ST[i][:])
+	}
+	return b
 }
 
 // Segment is a range of guest memory: VAddr is where the guest sees it
@@ -49,16 +114,17 @@ type File interface {
 }
 
 const (
-	ptLoad      = 1
-	ptNote      = 4
-	ntPRStatus  = 1
-	emI386      = 3
-	emX86_64    = 62
-	pageSize    = 4096
-	prstatus32  = 144
-	prstatus64  = 336
-	pfR, pfW    = 4, 2
-	noteNameLen = 8 // "CORE\0" padded to 4
+	ptLoad     = 1
+	ptNote     = 4
+	ntPRStatus = 1
+	ntPRFPReg  = 2
+	ntPRXFPReg = 0x46e62b7f // "LINUX" note: i386 FXSAVE image
+	emI386     = 3
+	emX86_64   = 62
+	pageSize   = 4096
+	prstatus32 = 144
+	prstatus64 = 336
+	pfR, pfW   = 4, 2
 )
 
 // Write writes the core file to f and returns its size.
@@ -207,13 +273,30 @@ func (d *Dump) notes() []byte {
 				le.PutUint32(desc[72+4*i:], uint32(v))
 			}
 		}
-		var h [12 + noteNameLen]byte
-		le.PutUint32(h[0:], 5) // "CORE\0"
-		le.PutUint32(h[4:], uint32(len(desc)))
-		le.PutUint32(h[8:], ntPRStatus)
-		copy(h[12:], "CORE")
-		out = append(out, h[:]...)
-		out = append(out, desc...) // 144 and 336 are multiples of 4
+		out = appendNote(out, "CORE", ntPRStatus, desc) // 144 and 336 are multiples of 4
+		if c.FPU != nil {
+			if d.Long {
+				out = appendNote(out, "CORE", ntPRFPReg, c.FPU.fxsave(true))
+			} else {
+				out = appendNote(out, "CORE", ntPRFPReg, c.FPU.fsave())
+				out = appendNote(out, "LINUX", ntPRXFPReg, c.FPU.fxsave(false))
+			}
+		}
 	}
 	return out
+}
+
+// appendNote appends an ELF note; name and desc are padded to 4 bytes.
+func appendNote(out []byte, name string, typ uint32, desc []byte) []byte {
+	le := binary.LittleEndian
+	var h [12]byte
+	le.PutUint32(h[0:], uint32(len(name)+1))
+	le.PutUint32(h[4:], uint32(len(desc)))
+	le.PutUint32(h[8:], typ)
+	out = append(out, h[:]...)
+	nb := make([]byte, (len(name)+1+3)&^3)
+	copy(nb, name)
+	out = append(out, nb...)
+	out = append(out, desc...)
+	return append(out, make([]byte, (4-len(desc)%4)%4)...)
 }

@@ -124,3 +124,52 @@ func TestELF32Limits(t *testing.T) {
 		t.Error("core without vCPUs accepted")
 	}
 }
+
+// TestFPNotes: with FPU state, an ELF32 core carries NT_PRFPREG (FSAVE,
+// 108 bytes) and the "LINUX" NT_PRXFPREG (FXSAVE, 512), an ELF64 core
+// NT_PRFPREG (FXSAVE); the FXSAVE image has the abridged tag byte, MXCSR
+// and the registers in place.
+func TestFPNotes(t *testing.T) {
+	f := &FPU{FCW: 0x27F, FSW: 0x3000, FTW: 0x0FFF, MXCSR: 0x1F80} // physical registers 6 and 7 valid: abridged tag 0xC0
+	f.ST[0][9] = 0x3F // ST0's exponent high byte
+	f.XMM[1][0] = 0xAB
+	for _, long := range []bool{false, true} {
+		d := Dump{Long: long, CPUs: []CPU{{ID: 0, FPU: f}}}
+		notes := d.notes()
+		le := binary.LittleEndian
+		type note struct {
+			name string
+			typ  uint32
+			desc []byte
+		}
+		var got []note
+		for off := 0; off < len(notes); {
+			nsz, dsz, typ := int(le.Uint32(notes[off:])), int(le.Uint32(notes[off+4:])), le.Uint32(notes[off+8:])
+			name := string(bytes.TrimRight(notes[off+12:off+12+nsz], "\x00"))
+			doff := off + 12 + (nsz+3)&^3
+			got = append(got, note{name, typ, notes[doff : doff+dsz]})
+			off = doff + (dsz+3)&^3
+		}
+		want := []struct {
+			name string
+			typ  uint32
+			size int
+		}{{"CORE", 1, 144}, {"CORE", 2, 108}, {"LINUX", 0x46e62b7f, 512}}
+		if long {
+			want = want[:2]
+			want[0].size, want[1].size = 336, 512
+		}
+		if len(got) != len(want) {
+			t.Fatalf("long=%v: %d notes, want %d", long, len(got), len(want))
+		}
+		for i, w := range want {
+			if got[i].name != w.name || got[i].typ != w.typ || len(got[i].desc) != w.size {
+				t.Errorf("long=%v note %d: %s/%#x/%d, want %s/%#x/%d", long, i, got[i].name, got[i].typ, len(got[i].desc), w.name, w.typ, w.size)
+			}
+		}
+		fx := got[len(got)-1].desc
+		if le.Uint16(fx[0:]) != 0x27F || fx[4] != 0xC0 || le.Uint32(fx[24:]) != 0x1F80 || fx[32+9] != 0x3F || fx[160+16] != 0xAB {
+			t.Errorf("long=%v: FXSAVE image % x", long, fx[:48])
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package repl
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 
 	"glassbox/coredump"
+	"glassbox/target"
 )
 
 // coreFile is where a core is written (*os.File).
@@ -36,7 +38,8 @@ func cmdDumpGuestMemory(ctx *Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		c := coredump.CPU{ID: i, GPR: r.GPR, RIP: r.PC, RFLAGS: r.RFLAGS, FSBase: r.Seg[4].Base, GSBase: r.Seg[5].Base}
+		c := coredump.CPU{ID: i, GPR: r.GPR, RIP: r.PC, RFLAGS: r.RFLAGS, FSBase: r.Seg[4].Base, GSBase: r.Seg[5].Base,
+			FPU: coreFPU(&r.FPU)}
 		for s := range c.Seg {
 			c.Seg[s] = r.Seg[s].Sel
 		}
@@ -110,4 +113,18 @@ func cmdDumpGuestMemory(ctx *Context, args []string) error {
 		ctx.Printf("note: %d mappings above 4 GiB left out of the ELF32 core\n", skipped)
 	}
 	return nil
+}
+
+// coreFPU converts the vCPU's x87/SSE state for the core's FP notes.
+func coreFPU(f *target.FPU) *coredump.FPU {
+	c := &coredump.FPU{FCW: f.FCW, FSW: f.FSW, FTW: f.FTW, FOP: f.FOP, FIP: f.FIP, FDP: f.FDP, FCS: f.FCS, FDS: f.FDS, MXCSR: f.MXCSR}
+	for i, st := range f.ST {
+		binary.LittleEndian.PutUint64(c.ST[i][0:], st.M)
+		binary.LittleEndian.PutUint16(c.ST[i][8:], st.SE)
+	}
+	for i, x := range f.XMM {
+		binary.LittleEndian.PutUint64(c.XMM[i][0:], x[0])
+		binary.LittleEndian.PutUint64(c.XMM[i][8:], x[1])
+	}
+	return c
 }
