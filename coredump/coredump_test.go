@@ -131,7 +131,7 @@ func TestELF32Limits(t *testing.T) {
 // and the registers in place.
 func TestFPNotes(t *testing.T) {
 	f := &FPU{FCW: 0x27F, FSW: 0x3000, FTW: 0x0FFF, MXCSR: 0x1F80} // physical registers 6 and 7 valid: abridged tag 0xC0
-	f.ST[0][9] = 0x3F // ST0's exponent high byte
+	f.ST[0][9] = 0x3F                                              // ST0's exponent high byte
 	f.XMM[1][0] = 0xAB
 	for _, long := range []bool{false, true} {
 		d := Dump{Long: long, CPUs: []CPU{{ID: 0, FPU: f}}}
