@@ -20,7 +20,9 @@ func TestGDBFloat(t *testing.T) {
 
 	out := runGDB(t, "file "+elf, "target remote "+addr, "break gdb_fp_probe", "continue",
 		"p $st0", "p $st1", "p/x $fctrl", "p/x $ftag", "p/x $fstat", "p/x $mxcsr", "p $xmm1.v2_double",
-		"info float", "detach")
+		"info float",
+		"set $st0 = 2.5", "p $st0", "set $xmm1.v2_double[0] = 3.25", "p $xmm1.v2_double",
+		"set $mxcsr = 0x1fa0", "p/x $mxcsr", "set $fctrl = 0x37f", "p/x $fctrl", "p $st1", "detach")
 	expect(t, out,
 		`Breakpoint 1, .*gdb_fp_probe`,
 		`\$1 = 1\n`,
@@ -39,6 +41,12 @@ func TestGDBFloat(t *testing.T) {
 		`RC: Round to nearest`,
 		`Tag Word:\s+0x0fff`,
 		`Opcode:\s+0xd9e8`, // FLD1, the last non-control x87 instruction
+		// writes reach the vCPU and read back
+		`\$8 = 2\.5\n`,
+		`\$9 = \{3\.25, -2\}`,
+		`\$10 = 0x1fa0\n`,
+		`\$11 = 0x37f\n`,
+		`\$12 = 3\.14159265358979323\d*\n`, // ST1 untouched
 	)
 	t.Logf("gdb session:\n%s", out)
 }

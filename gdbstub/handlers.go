@@ -130,15 +130,20 @@ func (cn *conn) readReg(arg string) {
 	cn.send(cn.lay.appendReg(nil, int(n), &r))
 }
 
-// setRegValue writes register i. Registers without a setter (x87, SSE)
-// accept and ignore writes; read-only ones accept a write of their current
-// value.
+// setRegValue writes register i. Registers without a setter accept and
+// ignore writes; read-only ones accept a write of their current value;
+// x87/SSE registers ("fpu" setter) take their raw bytes.
 func (cn *conn) setRegValue(i int, raw []byte, cur *target.Regs) error {
 	d := &cn.lay.regs[i]
 	v := decodeLE(raw)
 	switch d.set {
 	case "":
 		return nil
+	case "fpu":
+		if string(cn.lay.appendReg(nil, i, cur)) == hexText(raw) {
+			return nil // unchanged (a G packet rewrites every register)
+		}
+		return cn.t.SetFPUReg(cn.cpuG(), d.name, raw)
 	case "-":
 		if v != cn.lay.value(i, cur) {
 			return fmt.Errorf("register %s is read-only", d.name)

@@ -70,9 +70,9 @@ type regDef struct {
 	get func(r *target.Regs) uint64
 	hi  func(r *target.Regs) uint64
 	def uint64
-	// set is the target.SetReg name; "" means writes are ignored (x87,
-	// SSE); "-" means the register is read-only (a changed value is an
-	// error).
+	// set is the target.SetReg name; "fpu" writes the raw bytes through
+	// target.SetFPUReg (x87, SSE); "" means writes are ignored; "-" means
+	// the register is read-only (a changed value is an error).
 	set string
 }
 
@@ -158,7 +158,7 @@ func buildLayout(arch string) *layout {
 		add(regDef{name: n, bits: 32, typ: "int32", feature: featCore, get: segSel(segIdx[k]), set: n})
 	}
 	for i := 0; i < 8; i++ {
-		add(regDef{name: fmt.Sprintf("st%d", i), bits: 80, typ: "i387_ext", feature: featCore,
+		add(regDef{name: fmt.Sprintf("st%d", i), bits: 80, typ: "i387_ext", feature: featCore, set: "fpu",
 			get: func(r *target.Regs) uint64 { return r.FPU.ST[i].M },
 			hi:  func(r *target.Regs) uint64 { return uint64(r.FPU.ST[i].SE) }})
 	}
@@ -175,15 +175,15 @@ func buildLayout(arch string) *layout {
 		{"fooff", func(f *target.FPU) uint64 { return f.FDP }},
 		{"fop", func(f *target.FPU) uint64 { return uint64(f.FOP) }},
 	} {
-		add(regDef{name: x.n, bits: 32, typ: "int", group: "float", feature: featCore,
+		add(regDef{name: x.n, bits: 32, typ: "int", group: "float", feature: featCore, set: "fpu",
 			get: func(r *target.Regs) uint64 { return x.get(&r.FPU) }})
 	}
 	for i := 0; i < nxmm; i++ {
-		add(regDef{name: fmt.Sprintf("xmm%d", i), bits: 128, typ: "vec128", feature: featSSE,
+		add(regDef{name: fmt.Sprintf("xmm%d", i), bits: 128, typ: "vec128", feature: featSSE, set: "fpu",
 			get: func(r *target.Regs) uint64 { return r.FPU.XMM[i][0] },
 			hi:  func(r *target.Regs) uint64 { return r.FPU.XMM[i][1] }})
 	}
-	add(regDef{name: "mxcsr", bits: 32, typ: "i386_mxcsr", group: "vector", feature: featSSE,
+	add(regDef{name: "mxcsr", bits: 32, typ: "i386_mxcsr", group: "vector", feature: featSSE, set: "fpu",
 		get: func(r *target.Regs) uint64 { return uint64(r.FPU.MXCSR) }})
 	if l.wide {
 		// gdb 13 accepts org.gnu.gdb.i386.segments only for amd64: with

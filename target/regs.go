@@ -1,6 +1,7 @@
 package target
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -199,3 +200,69 @@ func (t *Target) SetReg(i int, name string, v uint64) error {
 
 // InterruptsEnabled reports EFLAGS.IF of vCPU i.
 func (r *Regs) InterruptsEnabled() bool { return r.RFLAGS&cpu.FLAG_IF != 0 }
+
+// SetFPUReg writes one x87/SSE register from its little-endian bytes, as
+// gdb sends them: st0-st7 (10 bytes, stack order), fctrl, fstat (TOP
+// included), ftag (full tag word), fiseg, fioff, foseg, fooff, fop,
+// xmm0-xmm15 (16 bytes), mxcsr (bits outside MXCSR_MASK dropped).
+func (t *Target) SetFPUReg(i int, name string, raw []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, err := t.cpu(i)
+	if err != nil {
+		return err
+	}
+	f := c.FPU()
+	le := binary.LittleEndian
+	word := func() (uint64, error) {
+		if len(raw) < 1 || len(raw) > 8 {
+			return 0, fmt.Errorf("%s: want 1..8 bytes, got %d", name, len(raw))
+		}
+		var b [8]byte
+		copy(b[:], raw)
+		return le.Uint64(b[:]), nil
+	}
+	var k int
+	switch {
+	case len(name) == 3 && strings.HasPrefix(name, "st") && name[2] >= '0' && name[2] <= '7':
+		if len(raw) != 10 {
+			return fmt.Errorf("%s: want 10 bytes, got %d", name, len(raw))
+		}
+		k = int(name[2] - '0')
+		f.ST[k].M, f.ST[k].SE = le.Uint64(raw[0:]), le.Uint16(raw[8:])
+	case strings.HasPrefix(name, "xmm"):
+		if _, err := fmt.Sscanf(name, "xmm%d", &k); err != nil || k < 0 || k > 15 || len(raw) != 16 {
+			return fmt.Errorf("%s: want xmm0..xmm15 and 16 bytes", name)
+		}
+		f.XMM[k][0], f.XMM[k][1] = le.Uint64(raw[0:]), le.Uint64(raw[8:])
+	default:
+		v, err := word()
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "fctrl":
+			f.FCW = uint16(v)
+		case "fstat":
+			f.FSW = uint16(v)
+		case "ftag":
+			f.FTW = uint16(v)
+		case "fiseg":
+			f.FCS = uint16(v)
+		case "fioff":
+			f.FIP = v
+		case "foseg":
+			f.FDS = uint16(v)
+		case "fooff":
+			f.FDP = v
+		case "fop":
+			f.FOP = uint16(v)
+		case "mxcsr":
+			f.MXCSR = uint32(v)
+		default:
+			return fmt.Errorf("no x87/SSE register %q", name)
+		}
+	}
+	c.SetFPU(f)
+	return nil
+}
