@@ -19,6 +19,20 @@ func cmdSet(ctx *Context, args []string) error {
 		i := strings.Index(args[0], "=")
 		args = append([]string{args[0][:i], "=", args[0][i+1:]}, args[1:]...)
 	}
+	if len(args) == 3 && args[1] == "=" && strings.HasPrefix(args[0], "$") { // set $REG = VALUE (gdb)
+		cpu, err := ctx.CPU()
+		if err != nil {
+			return err
+		}
+		v, err := ctx.R.evalAddr(args[2])
+		if err != nil {
+			return fmt.Errorf("set %s: %v", args[0], err)
+		}
+		if err := ctx.T.SetReg(cpu, args[0][1:], v); err != nil {
+			return fmt.Errorf("set %s: %v", args[0], err)
+		}
+		return nil
+	}
 	if len(args) < 2 || args[1] != "=" || !isIdent(args[0]) {
 		return fmt.Errorf("usage: set NAME = VALUE (NAME: letters, digits, _)")
 	}

@@ -407,9 +407,12 @@ func commandTable() []*Command {
 				"`expect output REGEX` matches the output of the previous command (not run-until/continue, which stream)."},
 
 		{Name: "set", Category: "Scripts", Args: "[NAME = VALUE]", MinArgs: 0, MaxArgs: -1, Run: cmdSet,
-			Help: "define a script variable; later lines use it as ${NAME}",
+			Help: "define a script variable (later lines use it as ${NAME}), or set $REG = EXPR on the selected vCPU",
 			Long: "VALUE is the rest of the line (quotes group words). ${NAME} is replaced before a script line runs; " +
-				"an undefined name is an error. `set` alone lists the variables."},
+				"an undefined name is an error. `set` alone lists the variables. `set $eax = 0x10` (gdb's form) writes " +
+				"a register of the selected vCPU (-cpu N selects another): GPRs, rip/eip/pc, eflags, segment " +
+				"selectors, cr0-cr4, cr8, efer, fs_base, gs_base, dr0-dr7.",
+			Flags: []Flag{flagCPU}},
 		{Name: "source", Category: "Scripts", Args: "FILE", MinArgs: 1, MaxArgs: 1, Run: cmdSource,
 			Help: "run the commands in FILE as a script (relative paths are relative to the sourcing script)"},
 		{Name: "on", Category: "Scripts", Args: "crash|exit { COMMANDS }", MinArgs: 0, MaxArgs: -1, Run: cmdOn,
