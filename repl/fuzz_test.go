@@ -69,3 +69,32 @@ func FuzzExec(f *testing.F) {
 		checkLine(t, r, out, line)
 	})
 }
+
+// FuzzScript feeds arbitrary script text (blocks, variables, source,
+// handlers) to one REPL on the demo guest: every script ends with nil or an
+// error, never a panic or an internal error.
+//
+//	go test ./repl -run '^$' -fuzz FuzzScript -fuzztime 1m
+func FuzzScript(f *testing.F) {
+	for _, s := range []string{
+		"set a = 1\necho ${a}\n",
+		"on crash {\ninfo mode\n}\nrun-until icount 1000\n",
+		"on exit { echo done; info cpus }\ncontinue\n",
+		"on crash {\n", "}\n", "echo ${nope}\n", "source /dev/null\n", "set $eax = 1\nexpect reg eax == 1\n",
+		"run-until serial PASS -max 100000\nexpect output x\n", "send-serial \"a\\x41\"\n",
+	} {
+		f.Add(s)
+	}
+	r, out, _ := demo(f)
+	r.dumpLimit = 1 << 20
+	f.Fuzz(func(t *testing.T, text string) {
+		if len(text) > 4096 {
+			return
+		}
+		out.Reset()
+		err := r.RunScript(strings.NewReader(text))
+		if err != nil && strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%q: %v", text, err)
+		}
+	})
+}

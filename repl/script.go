@@ -96,12 +96,17 @@ func (r *REPL) newScript() *script {
 		fired: map[string]bool{}, seen: r.t.LastStop()}
 }
 
-func (s *script) run(name, dir string, data []byte) error {
+func (s *script) run(name, dir string, data []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &ScriptError{File: name, Err: fmt.Errorf("internal error (a glassbox bug): %v", p)}
+		}
+	}()
 	var lines []scriptLine
 	for i, l := range strings.Split(string(data), "\n") {
 		lines = append(lines, scriptLine{name, i + 1, strings.TrimSpace(l)})
 	}
-	err := s.lines(lines, dir)
+	err = s.lines(lines, dir)
 	if err == ErrQuit {
 		err = nil
 	}
