@@ -139,6 +139,9 @@ func Write(f File, d Dump) (int64, error) {
 	}
 	notes := d.notes()
 	nph := 1 + len(d.Segments)
+	if nph >= 0xFFFF {
+		return 0, fmt.Errorf("coredump: %d segments: more than an ELF header can count (the mappings are too fragmented)", len(d.Segments))
+	}
 	noteOff := uint64(ehsize + nph*phsize)
 	dataOff := (noteOff + uint64(len(notes)) + pageSize - 1) &^ (pageSize - 1)
 

@@ -123,6 +123,10 @@ func TestELF32Limits(t *testing.T) {
 	if _, err := Write(f, Dump{}); err == nil {
 		t.Error("core without vCPUs accepted")
 	}
+	many := make([]Segment, 0x10000)
+	if _, err := Write(f, Dump{CPUs: []CPU{{}}, Segments: many, ReadPhys: func(uint64, []byte) {}}); err == nil {
+		t.Error("65536 segments accepted (e_phnum is 16 bits)")
+	}
 }
 
 // TestFPNotes: with FPU state, an ELF32 core carries NT_PRFPREG (FSAVE,
