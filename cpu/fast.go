@@ -164,6 +164,12 @@ func flagEffect(op *tb.Op) (reads, writes uint64, deadOK bool) {
 		return FLAG_AF, all &^ FLAG_AF, true
 	case fnNop:
 		return 0, 0, false
+	case fnSubRRJcc, fnSubRIJcc, fnCmpRRJcc, fnCmpRIJcc, fnTestRRJcc, fnTestRIJcc, fnTestRHI8Jcc:
+		// Register-only fused pairs: the flag-setting half always writes
+		// the flags before its Jcc (which can fault) reads them, so what
+		// ran before it has its flags overwritten. Not deadOK: these
+		// handlers always update the lazy flags.
+		return 0, all, false
 	}
 	return all, 0, false
 }

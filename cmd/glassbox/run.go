@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -18,6 +19,19 @@ import (
 	"glassbox/machine"
 	"glassbox/target"
 )
+
+// oneP: main sets it unless GOMAXPROCS is in the environment; then a run
+// without a REPL, script or gdb stub uses one P (runtime.GOMAXPROCS(1)).
+// The vCPUs take turns holding the baton with the main loop, so at most
+// one goroutine runs guest code at a time and nothing needs a second core;
+// with a second P idle, every turn handoff (a channel send to a parked
+// goroutine) also wakes an OS thread to look for work (a futex wake and a
+// spinning thread), with one P it is a plain goroutine switch: the bench
+// guest runs about 9% faster (README, "Measured performance"). Not with a
+// REPL or gdb: a vCPU goroutine preempted just after handing the baton
+// back would show as runnable in their host-thread listings. Guest
+// behaviour does not depend on it: vCPU turns count instructions.
+var oneP bool
 
 // options are the parsed `glassbox run` flags.
 type options struct {
@@ -72,6 +86,9 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if o.qemu.help != "" {
 		fmt.Fprint(stdout, o.qemu.help)
 		return 0
+	}
+	if oneP && !o.repl && o.script == "" && o.gdb == "" {
+		runtime.GOMAXPROCS(1)
 	}
 	status, err := run(o, stdin, stdout, stderr)
 	if err != nil {
